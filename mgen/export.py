@@ -1,0 +1,144 @@
+"""Bars out to people: MIDI files (pretty_midi), piano-roll PNGs (matplotlib) and WAV audio."""
+from __future__ import annotations
+
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+
+from mgen.data.bars import PITCHES, STEPS, STEPS_PER_QUARTER, Piece
+
+DEFAULT_TEMPO = 120.0  # beats per minute when writing bars out
+
+
+def roll_to_notes(roll: np.ndarray, step_offset: int = 0) -> np.ndarray:
+    """(onset, end, pitch) rows in quarters for each run of active steps of each pitch in a roll."""
+    rows = []
+    padded = np.pad(roll.astype(np.int8), ((1, 1), (0, 0)))
+    diff = np.diff(padded, axis=0)  # +1 at onsets, -1 one past the last active step
+    for pitch in np.nonzero(roll.any(axis=0))[0]:
+        on = np.nonzero(diff[:, pitch] == 1)[0]
+        off = np.nonzero(diff[:, pitch] == -1)[0]
+        for a, b in zip(on, off):
+            rows.append(((a + step_offset) / STEPS_PER_QUARTER, (b + step_offset) / STEPS_PER_QUARTER, pitch))
+    rows.sort()
+    return np.asarray(rows, dtype=float).reshape(-1, 3)
+
+
+def bars_to_midi(bars: np.ndarray, tempo: float = DEFAULT_TEMPO, program: int = 0) -> pretty_midi.PrettyMIDI:
+    """Bars (n, 16, 128), played one after another in 4/4, as a one-instrument PrettyMIDI."""
+    bars = np.asarray(bars) > 0.5
+    pm = pretty_midi.PrettyMIDI(initial_tempo=tempo)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(4, 4, 0.0))
+    inst = pretty_midi.Instrument(program=program, name="mgen")
+    seconds_per_quarter = 60.0 / tempo
+    roll = bars.reshape(-1, PITCHES)
+    for on, off, pitch in roll_to_notes(roll):
+        inst.notes.append(pretty_midi.Note(velocity=90, pitch=int(pitch),
+                                           start=on * seconds_per_quarter, end=off * seconds_per_quarter))
+    pm.instruments.append(inst)
+    return pm
+
+
+def write_midi(bars: np.ndarray, path: str | Path, tempo: float = DEFAULT_TEMPO) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bars_to_midi(bars, tempo).write(str(path))
+    return path
+
+
+def midi_to_piece(pm: pretty_midi.PrettyMIDI, name: str) -> Piece:
+    """A PrettyMIDI as a Piece: notes of non-drum instruments and measures from its time signatures."""
+    def quarters(t: float) -> float:
+        return pm.time_to_tick(t) / pm.resolution
+
+    notes = [(quarters(n.start), quarters(n.end), n.pitch)
+             for inst in pm.instruments if not inst.is_drum for n in inst.notes if n.end > n.start]
+    harmony = np.asarray(sorted(notes), dtype=float).reshape(-1, 3)
+    end_q = harmony[:, 1].max() if len(harmony) else 0.0
+    downbeats = [quarters(t) for t in pm.get_downbeats()] if len(harmony) else []
+    signatures = [(quarters(ts.time), ts.numerator * 4.0 / ts.denominator) for ts in pm.time_signature_changes]
+    signatures = signatures or [(0.0, 4.0)]  # MIDI's default meter is 4/4
+    measures = []
+    for i, start in enumerate(downbeats):
+        if start >= end_q - 1e-6:
+            break
+        nominal = [n for t, n in signatures if t <= start + 1e-6]
+        nominal = nominal[-1] if nominal else signatures[0][1]
+        stop = downbeats[i + 1] if i + 1 < len(downbeats) else start + nominal
+        measures.append((start, stop - start, nominal))
+    # The melody is the top voice (skyline) of all instruments; bars.piece_to_bars takes it from the roll.
+    return Piece(name, harmony, harmony, np.asarray(measures, dtype=float).reshape(-1, 3))
+
+
+def save_piano_roll(bars: np.ndarray, path: str | Path, title: str = "", bars_per_row: int = 8) -> Path:
+    """A PNG of bars laid out left to right, rows of `bars_per_row`, pitch axis cropped to the notes used."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = np.asarray(bars) > 0.5
+    n = len(bars)
+    rows = max(1, int(np.ceil(n / bars_per_row)))
+    used = np.nonzero(bars.any(axis=(0, 1)))[0] if bars.any() else np.array([60, 72])
+    lo, hi = max(0, used.min() - 2), min(PITCHES, used.max() + 3)
+    canvas = np.zeros((rows, hi - lo, bars_per_row * STEPS))
+    for i, bar in enumerate(bars):
+        r, c = divmod(i, bars_per_row)
+        canvas[r, :, c * STEPS:(c + 1) * STEPS] = bar[:, lo:hi].T
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 1.6 * rows + 0.6), squeeze=False)
+    for r, ax in enumerate(axes[:, 0]):
+        ax.imshow(canvas[r], origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
+                  extent=(0, bars_per_row * STEPS, lo - 0.5, hi - 0.5))
+        for b in range(1, bars_per_row):
+            ax.axvline(b * STEPS, color="tab:blue", lw=0.5)
+        ax.set_ylabel("pitch")
+    axes[0, 0].set_title(title)
+    axes[-1, 0].set_xlabel("sixteenth steps")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def find_soundfont() -> Path | None:
+    """A General MIDI SoundFont on this machine, if one is installed (Debian's fluid-soundfont-gm)."""
+    for candidate in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
+                      "/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/soundfonts/default.sf2"):
+        if Path(candidate).exists():
+            return Path(candidate)
+    return None
+
+
+def write_wav(bars: np.ndarray, path: str | Path, fs: int = 22050) -> str:
+    """Render bars to a 16-bit WAV; fluidsynth with a GM SoundFont if available, else sine waves.
+
+    Returns the renderer used ("fluidsynth" or "sine") so callers can say which.
+    """
+    pm = bars_to_midi(bars)
+    renderer = "sine"
+    soundfont = find_soundfont()
+    audio = None
+    if soundfont is not None and shutil.which("fluidsynth"):
+        try:
+            audio = pm.fluidsynth(fs=fs, sf2_path=str(soundfont))
+            renderer = "fluidsynth"
+        except Exception:  # pyfluidsynth missing or broken: sine synthesis is the documented fallback
+            audio = None
+    if audio is None:
+        audio = pm.synthesize(fs=fs)
+    peak = np.abs(audio).max() if len(audio) else 0.0
+    pcm = (audio / peak * 0.9 * 32767 if peak > 0 else audio).astype(np.int16)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(fs)
+        w.writeframes(pcm.tobytes())
+    return renderer
