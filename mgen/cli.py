@@ -1,4 +1,4 @@
-"""The `mgen` command: `mgen data build|info`."""
+"""The `mgen` command: `mgen data build|info`, `mgen train`, `mgen generate`."""
 from __future__ import annotations
 
 import argparse
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--out", default="out/data", help="folder for the example files")
         p.set_defaults(func=cmd_data)
 
+    from mgen.train.cli import add_train_commands
+
+    add_train_commands(sub)
     return parser
 
 

@@ -10,7 +10,7 @@ from tests.conftest import make_midi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, min_bars, max_bars", [("bach", 2500, 6000), ("celtic", 4000, 15000)])
+@pytest.mark.parametrize("name, min_bars, max_bars", [("bach", 3000, 6000), ("celtic", 8000, 20000)])
 def test_real_corpus_loads_with_plausible_bar_count(name, min_bars, max_bars):
     ds = load_dataset(name)
     assert min_bars <= len(ds) <= max_bars, ds.summary()

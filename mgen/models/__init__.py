@@ -1,0 +1,39 @@
+"""Model families by name: MidiNet-style conv nets for bars, MLPs for 2D points, and the VAE."""
+from __future__ import annotations
+
+from torch import nn
+
+from mgen.models.midinet import CONDITIONS, INJECTIONS, Discriminator, Encoder, Generator
+from mgen.models.mlp import MLPDiscriminator, MLPEncoder, MLPGenerator
+from mgen.models.vae import VAE
+
+METHODS = ("gan", "vae", "imle")
+DEFAULT_Z_DIM = {"bars": 100, "points": 2}
+DEFAULT_WIDTH = {"bars": (128, 128), "points": (400, 200)}  # (G, D)
+
+
+def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
+                 cond: str = "none", inject: str = "1d") -> dict[str, nn.Module]:
+    """The networks a method trains: gan -> {G, D}; vae -> {vae}; imle -> {G}.
+
+    kind is "bars" (16x128 piano rolls) or "points" (2D mixtures); 0 sizes take the family defaults.
+    """
+    z_dim = z_dim or DEFAULT_Z_DIM[kind]
+    g_width = g_width or DEFAULT_WIDTH[kind][0]
+    d_width = d_width or DEFAULT_WIDTH[kind][1]
+    if kind == "points":
+        gen = MLPGenerator(z_dim, g_width)
+        if method == "gan":
+            return {"G": gen, "D": MLPDiscriminator(d_width)}
+        if method == "vae":
+            return {"vae": VAE(MLPEncoder(z_dim, d_width), gen, z_dim)}
+        return {"G": gen}
+    gen = Generator(z_dim, g_width, cond, inject)
+    if method == "gan":
+        return {"G": gen, "D": Discriminator(d_width, cond, inject)}
+    if method == "vae":
+        return {"vae": VAE(Encoder(z_dim, d_width, cond, inject), gen, z_dim)}
+    return {"G": gen}
+
+
+__all__ = ["CONDITIONS", "INJECTIONS", "METHODS", "build_models"]

@@ -1,0 +1,155 @@
+"""MidiNet-style conditional conv GAN over 16x128 bars (Yang, Chou & Yang 2017), all of it in this file.
+
+Bars are (B, 1, 16, 128): time x pitch. Both networks first collapse the pitch axis with a
+(1, 128) kernel, then work along time at resolutions 16 -> 8 -> 4 -> 2 (or back up, for G).
+
+Conditioning (`cond`): none, prev (the previous bar), chord (13-value label), or prev+chord.
+Injection (`inject`):
+- "1d": every condition becomes one vector -- the previous bar through a conditioner CNN and a linear
+  layer, the chord as it is -- concatenated to z (G) or to the features before the last layer (D),
+  and broadcast as constant channels into every conv layer.
+- "2d": the conditioner CNN's feature maps of the previous bar are concatenated at matching time
+  resolutions (MidiNet's 2D conditioning); the chord is embedded as a learned (channels x time) map
+  per resolution.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+STEPS, PITCHES, CHORD_DIM = 16, 128, 13
+RESOLUTIONS = (16, 8, 4, 2)  # time resolutions of the feature maps
+CONDITIONS = ("none", "prev", "chord", "prev+chord")
+INJECTIONS = ("1d", "2d")
+PREV_VEC_DIM = 64  # "1d": size of the previous-bar vector
+CHORD_MAP_CHANNELS = 4  # "2d": channels of each chord map
+
+
+class PrevBarCNN(nn.Module):
+    """Conditioner: previous bar (B, 1, 16, 128) -> feature maps {16: (B, C, 16, 1), ..., 2: (B, C, 2, 1)}."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.collapse = nn.Conv2d(1, width, (1, PITCHES))
+        self.down = nn.ModuleList(nn.Conv2d(width, width, (2, 1), stride=(2, 1)) for _ in RESOLUTIONS[1:])
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, prev: torch.Tensor) -> dict[int, torch.Tensor]:
+        h = self.act(self.collapse(prev))
+        maps = {STEPS: h}
+        for res, conv in zip(RESOLUTIONS[1:], self.down):
+            h = self.act(conv(h))
+            maps[res] = h
+        return maps
+
+
+class ConditionEncoder(nn.Module):
+    """Turns (prev, chord) into a vector for "1d" and feature maps per time resolution for both modes."""
+
+    def __init__(self, cond: str, inject: str, width: int):
+        super().__init__()
+        self.use_prev = "prev" in cond
+        self.use_chord = "chord" in cond
+        self.inject = inject
+        if self.use_prev:
+            self.prev_cnn = PrevBarCNN(width)
+            if inject == "1d":
+                self.prev_vec = nn.Linear(width * RESOLUTIONS[-1], PREV_VEC_DIM)
+        if self.use_chord and inject == "2d":
+            self.chord_maps = nn.ModuleDict({str(r): nn.Linear(CHORD_DIM, CHORD_MAP_CHANNELS * r) for r in RESOLUTIONS})
+        self.width = width
+
+    @property
+    def vec_dim(self) -> int:
+        if self.inject != "1d":
+            return 0
+        return PREV_VEC_DIM * self.use_prev + CHORD_DIM * self.use_chord
+
+    def channels(self, res: int) -> int:
+        if self.inject == "1d":
+            return self.vec_dim
+        return self.width * self.use_prev + CHORD_MAP_CHANNELS * self.use_chord
+
+    def forward(self, prev: torch.Tensor | None, chord: torch.Tensor | None):
+        """Returns (vector (B, vec_dim) or None, {res: maps (B, channels(res), res, 1)})."""
+        parts, maps = [], {r: [] for r in RESOLUTIONS}
+        if self.use_prev:
+            prev_maps = self.prev_cnn(prev)
+            if self.inject == "1d":
+                parts.append(torch.relu(self.prev_vec(prev_maps[RESOLUTIONS[-1]].flatten(1))))
+            else:
+                for r in RESOLUTIONS:
+                    maps[r].append(prev_maps[r])
+        if self.use_chord:
+            if self.inject == "1d":
+                parts.append(chord)
+            else:
+                for r in RESOLUTIONS:
+                    maps[r].append(self.chord_maps[str(r)](chord).view(-1, CHORD_MAP_CHANNELS, r, 1))
+        vec = torch.cat(parts, dim=1) if parts else None
+        if vec is not None:
+            maps = {r: [vec[:, :, None, None].expand(-1, -1, r, 1)] for r in RESOLUTIONS}
+        return vec, {r: torch.cat(m, dim=1) if m else None for r, m in maps.items()}
+
+
+def _with(h: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
+    return h if extra is None else torch.cat([h, extra], dim=1)
+
+
+class Generator(nn.Module):
+    """z (B, z_dim) + conditions -> bar probabilities (B, 1, 16, 128)."""
+
+    def __init__(self, z_dim: int = 100, width: int = 128, cond: str = "none", inject: str = "1d"):
+        super().__init__()
+        self.z_dim, self.width = z_dim, width
+        self.cond = ConditionEncoder(cond, inject, width)
+        self.fc = nn.Sequential(nn.Linear(z_dim + self.cond.vec_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
+                                nn.Linear(1024, width * RESOLUTIONS[-1]), nn.BatchNorm1d(width * RESOLUTIONS[-1]),
+                                nn.ReLU())
+        self.up = nn.ModuleList()
+        for res in (2, 4, 8):  # input resolution of each up-sampling layer
+            self.up.append(nn.Sequential(
+                nn.ConvTranspose2d(width + self.cond.channels(res), width, (2, 1), stride=(2, 1)),
+                nn.BatchNorm2d(width), nn.ReLU()))
+        self.out = nn.ConvTranspose2d(width + self.cond.channels(STEPS), 1, (1, PITCHES))
+
+    def forward(self, z, prev=None, chord=None) -> torch.Tensor:
+        vec, maps = self.cond(prev, chord)
+        h = self.fc(_with(z, vec)).view(-1, self.width, RESOLUTIONS[-1], 1)  # (B, C, 2, 1)
+        for res, layer in zip((2, 4, 8), self.up):
+            h = layer(_with(h, maps[res]))  # (B, C, 2 * res, 1)
+        return torch.sigmoid(self.out(_with(h, maps[STEPS])))  # (B, 1, 16, 128)
+
+
+class Discriminator(nn.Module):
+    """bar (B, 1, 16, 128) + conditions -> logit (B,); `features` is the early layer for feature matching."""
+
+    def __init__(self, width: int = 128, cond: str = "none", inject: str = "1d", out_dim: int = 1):
+        super().__init__()
+        self.cond = ConditionEncoder(cond, inject, width)
+        self.collapse = nn.Conv2d(1, width, (1, PITCHES))
+        self.down = nn.ModuleList(nn.Conv2d(width + self.cond.channels(res), width, (2, 1), stride=(2, 1))
+                                  for res in RESOLUTIONS[:-1])
+        self.head = nn.Sequential(nn.Linear(width * RESOLUTIONS[-1] + self.cond.vec_dim, 1024), nn.LeakyReLU(0.2),
+                                  nn.Linear(1024, out_dim))
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x, prev=None, chord=None, return_features: bool = False):
+        vec, maps = self.cond(prev, chord)
+        features = self.act(self.collapse(x))  # (B, C, 16, 1): early layer, used for feature matching
+        h = features
+        for res, conv in zip(RESOLUTIONS[:-1], self.down):
+            h = self.act(conv(_with(h, maps[res])))  # (B, C, res / 2, 1)
+        out = self.head(_with(h.flatten(1), vec))  # (B, out_dim)
+        out = out.squeeze(1) if out.shape[1] == 1 else out
+        return (out, features.flatten(1)) if return_features else out
+
+
+class Encoder(Discriminator):
+    """For the VAE: bar + conditions -> (mu, logvar), each (B, z_dim); D's architecture with a wider head."""
+
+    def __init__(self, z_dim: int = 100, width: int = 128, cond: str = "none", inject: str = "1d"):
+        super().__init__(width, cond, inject, out_dim=2 * z_dim)
+
+    def forward(self, x, prev=None, chord=None):
+        return super().forward(x, prev, chord).chunk(2, dim=1)

@@ -1,0 +1,119 @@
+"""`mgen train` (one trial, no Ray) and `mgen generate` (samples from a checkpoint)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from mgen.errors import UserError
+from mgen.train.config import TrialConfig
+
+
+def field_help() -> dict[str, str]:
+    """Each config field's comment in config.py, so the dataclass stays the one source of help text."""
+    source = inspect.getsource(TrialConfig)
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+): \w+ = [^#\n]+#\s*(.+)$", source, re.M)}
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per TrialConfig field (default None: only flags given override the config file)."""
+    helps = field_help()
+    group = parser.add_argument_group("trial config (each overrides --config)")
+    for f in dataclasses.fields(TrialConfig):
+        kind = type(f.default)
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", default=None, metavar=kind.__name__.upper(),
+                           type=kind if kind is not bool else lambda s: s.lower() in ("1", "true", "yes"),
+                           help=f"{helps.get(f.name, '')} (default: {f.default})")
+
+
+def read_yaml(path: str | None) -> dict:
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        values = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(values, dict):
+        raise UserError(f"config file {path} must hold a mapping of field: value")
+    return values
+
+
+def config_from_args(args, base: dict | None = None) -> TrialConfig:
+    values = {**(base or {}), **read_yaml(args.config)}
+    values.update({k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None})
+    return TrialConfig.from_dict(values)
+
+
+def cmd_train(args) -> None:
+    from mgen.data import load_dataset
+    from mgen.export import save_piano_roll
+    from mgen.train.trial import load_checkpoint, save_checkpoint, train
+
+    out = Path(args.out)
+    ckpt_path, log_path = out / "checkpoint.pt", out / "metrics.jsonl"
+    resume = None
+    if args.resume:
+        resume = load_checkpoint(ckpt_path)
+        cfg = config_from_args(args, base=resume["config"])
+    else:
+        cfg = config_from_args(args)
+        if ckpt_path.exists():
+            raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    ds = load_dataset(cfg.data_config())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    kept = []
+    if resume is not None and log_path.exists():  # drop reports made after the checkpoint
+        kept = [line for line in log_path.read_text().splitlines()
+                if line and json.loads(line)["step"] <= resume["step"]]
+    log_path.write_text("".join(line + "\n" for line in kept))
+    print(f"{cfg.name}: {len(ds)} examples, {cfg.steps} iterations, reports every {cfg.eval_every} -> {out}")
+    for report in train(cfg, ds, resume=resume):
+        m = report.metrics
+        with log_path.open("a") as f:
+            f.write(json.dumps({"step": report.step, **m}) + "\n")
+        if report.checkpoint is not None:
+            save_checkpoint(report.checkpoint, ckpt_path)
+        if report.samples is not None and not ds.is_points:
+            save_piano_roll(report.samples, out / "samples.png", title=f"{cfg.name} step {report.step}")
+        shown = {k: m[k] for k in ("loss_d", "loss_g", "loss", "coverage", "precision", "z_sensitivity",
+                                    "modes_captured", "music_overlap", "collapsed", "steps_per_sec") if k in m}
+        print(f"step {report.step}: " + "  ".join(f"{k}={v:.4g}" for k, v in shown.items()), flush=True)
+        if m.get("diverged"):
+            print(f"diverged at step {report.step} (NaN/Inf); last good checkpoint: {ckpt_path}")
+
+
+def cmd_generate(args) -> None:
+    from mgen.train.generate import write_samples
+
+    written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav)
+    if "renderer" in written:
+        print(f"audio rendered with {written['renderer']}")
+    for f in written["files"]:
+        print(f"wrote {f}")
+
+
+def add_train_commands(sub) -> None:
+    p = sub.add_parser("train", help="run one trial (plain PyTorch, no Ray)",
+                       description="Run one trial; writes checkpoint.pt, metrics.jsonl, config.yaml and samples.png to --out.")
+    p.add_argument("--config", help="YAML file of config fields (flags override it)")
+    p.add_argument("--out", default="out/train", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="generate samples from a checkpoint")
+    g.add_argument("checkpoint", help="a checkpoint.pt written by mgen train or a study")
+    g.add_argument("--n", type=int, default=32, help="bars to generate (in 8-bar phrases)")
+    g.add_argument("--out", default="out/samples", help="output folder")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--wav", action="store_true", help="also render WAV audio")
+    g.set_defaults(func=cmd_generate)

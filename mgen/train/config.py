@@ -1,0 +1,118 @@
+"""The trial config: one frozen, flat dataclass that fully determines a trial with its seed.
+
+Its flat dict form is what Ray Tune samples, what W&B logs and what the results store.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from mgen.data import DataConfig
+from mgen.errors import UserError
+from mgen.models import CONDITIONS, INJECTIONS, METHODS
+
+LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    # --- data (see mgen.data.DataConfig) ---
+    data: str = "bach"  # bach | celtic | fiddle | essen | midi:PATH | motifs | ring | grid
+    data_key: str = "C"  # C: pieces moved to C major / A minor; original: as written
+    data_augment: int = 0  # transposition augmentation, +-semitones
+    data_max_files: int = 0  # only the first N source files (0 = all)
+    data_n_samples: int = 10000  # synthetic sets: examples
+    data_k_motifs: int = 8  # motifs: planted motifs
+    data_seed: int = 0  # synthetic sets: generation seed (fixed across trials: same data for all)
+    # --- model ---
+    method: str = "gan"  # gan | vae | imle
+    cond: str = "none"  # none | prev | chord | prev+chord (bars only)
+    inject: str = "1d"  # 1d: vectors at every layer; 2d: feature maps at matching time resolutions
+    z_dim: int = 0  # noise/latent size (0 = family default: 100 bars, 2 points)
+    g_width: int = 0  # G channels / hidden units (0 = default: 128 bars, 400 points)
+    d_width: int = 0  # D (or VAE encoder) channels / hidden units (0 = default: 128 bars, 200 points)
+    # --- GAN schedule and optimisation ---
+    loss: str = "nonsat"  # nonsat | minimax | hinge | lsgan | wgan-gp
+    d_steps: int = 1  # D updates per iteration (5 with g_steps=1 is 5:1)
+    g_steps: int = 1  # G updates per iteration (5 with d_steps=1 is 1:5, the collapse regime)
+    lr_d: float = 2e-4  # D learning rate
+    lr_g: float = 2e-4  # G learning rate (also the VAE's and IMLE's one learning rate)
+    beta1_d: float = 0.5  # Adam betas of D
+    beta2_d: float = 0.999
+    beta1_g: float = 0.5  # Adam betas of G (VAE, IMLE)
+    beta2_g: float = 0.999
+    gp_weight: float = 10.0  # WGAN-GP gradient penalty weight (Gulrajani et al. 2017)
+    fm_weight: float = 0.0  # feature matching weight added to G's loss (Salimans et al. 2016)
+    label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this
+    # --- baselines ---
+    kl_weight: float = 1.0  # VAE: weight of the KL term
+    imle_m: int = 10  # IMLE: samples drawn per real example each round
+    imle_pool: int = 512  # IMLE: real examples matched each round
+    imle_inner_steps: int = 50  # IMLE: updates per round (rounds = steps / this)
+    # --- budget ---
+    batch_size: int = 64
+    steps: int = 2000  # iterations: GAN = d_steps + g_steps updates each; VAE and IMLE = one update
+    eval_every: int = 500  # report metrics and a checkpoint every this many iterations
+    eval_samples: int = 1000  # generated examples per evaluation
+    seed: int = 0  # model init, batches and noise
+    device: str = "cpu"  # cpu | cuda | auto; not part of the trial's identity
+
+    # Fields that may differ between a checkpoint and the config that resumes it.
+    RESUMABLE_CHANGES = ("steps", "device")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrialConfig":
+        """Build from a flat dict (Ray Tune's sample, a YAML file), coercing types, then validate."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise UserError(f"unknown config field(s) {', '.join(unknown)}; valid fields: {', '.join(fields)}")
+        kwargs = {}
+        for name, value in values.items():
+            kind = type(fields[name].default)
+            try:
+                if kind is int and isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                kwargs[name] = kind(value)
+            except (TypeError, ValueError):
+                raise UserError(f"config {name}={value!r} is not a valid {kind.__name__}") from None
+        return cls(**kwargs).validate()
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(name=self.data, key=self.data_key, augment=self.data_augment,
+                          max_files=self.data_max_files, n_samples=self.data_n_samples,
+                          k_motifs=self.data_k_motifs, seed=self.data_seed)
+
+    def validate(self) -> "TrialConfig":
+        self.data_config().validate()
+        choices = {"method": METHODS, "cond": CONDITIONS, "inject": INJECTIONS, "loss": LOSSES,
+                   "device": ("cpu", "cuda", "auto")}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise UserError(f"config {name}={getattr(self, name)!r} is invalid; valid: {', '.join(valid)}")
+        ranges = [
+            ("d_steps", 1, 100), ("g_steps", 1, 100), ("lr_d", 1e-7, 1.0), ("lr_g", 1e-7, 1.0),
+            ("beta1_d", 0.0, 0.999), ("beta2_d", 0.0, 0.9999), ("beta1_g", 0.0, 0.999), ("beta2_g", 0.0, 0.9999),
+            ("gp_weight", 0.0, 1e4), ("fm_weight", 0.0, 1e4), ("label_smoothing", 0.0, 0.5),
+            ("kl_weight", 0.0, 1e4), ("imle_m", 1, 1000), ("imle_pool", 1, 100000), ("imle_inner_steps", 1, 100000),
+            ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
+            ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
+        ]
+        for name, lo, hi in ranges:
+            value = getattr(self, name)
+            if not lo <= value <= hi:
+                raise UserError(f"config {name}={value!r} is out of range; valid: {lo} to {hi}")
+        if self.data in ("ring", "grid") and self.cond != "none":
+            raise UserError(f"config cond={self.cond!r} needs bars; the 2D set {self.data!r} takes cond='none'")
+        return self
+
+    @property
+    def name(self) -> str:
+        """Short readable run name: method, data, schedule, conditioning and seed."""
+        ratio = f"{self.d_steps}:{self.g_steps}" if self.method == "gan" else self.method
+        cond = "" if self.cond == "none" else f"-{self.cond}-{self.inject}"
+        return f"{self.method}-{self.data.split(':')[0]}-{ratio}{cond}-s{self.seed}".replace(":", "x")

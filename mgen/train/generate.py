@@ -1,0 +1,104 @@
+"""From a checkpoint to music: 8-bar phrases generated bar by bar, written as MIDI, piano rolls and WAV."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mgen.data import BarDataset, load_dataset
+from mgen.export import save_piano_roll, write_midi, write_wav
+from mgen.train.config import TrialConfig
+from mgen.train.trial import TrialData, build_method, load_checkpoint, resolve_device
+
+PHRASE_BARS = 8
+
+
+@dataclass
+class LoadedGenerator:
+    cfg: TrialConfig
+    method: object  # a trained mgen.train.method.Method in eval mode
+    data: TrialData
+    step: int
+
+
+def load_generator(checkpoint: str | Path, device: str = "cpu") -> LoadedGenerator:
+    state = load_checkpoint(checkpoint)
+    cfg = TrialConfig.from_dict({**state["config"], "device": device})
+    ds = load_dataset(cfg.data_config())
+    data = TrialData(ds, resolve_device(device))
+    method = build_method(cfg, data)
+    for k, m in method.modules().items():
+        m.load_state_dict(state["models"][k])
+        m.eval()
+    return LoadedGenerator(cfg, method, data, int(state["step"]))
+
+
+def _phrase_starts(ds: BarDataset, n: int, g: torch.Generator) -> list[int]:
+    """Indices of real bars that begin runs of PHRASE_BARS consecutive bars of one piece."""
+    piece = ds.piece
+    ok = [i for i in range(len(piece) - PHRASE_BARS + 1) if piece[i] == piece[i + PHRASE_BARS - 1]]
+    ok = ok or list(range(len(piece)))
+    pick = torch.randint(len(ok), (n,), generator=g)
+    return [ok[int(i)] for i in pick]
+
+
+@torch.no_grad()
+def generate_phrases(gen: LoadedGenerator, n_phrases: int, seed: int = 0) -> np.ndarray:
+    """(n_phrases, 8, 16, 128) bars. Conditional models take real chords of a real 8-bar run and,
+    bar by bar, their own previous output as the previous bar (the first previous bar is real)."""
+    g = torch.Generator().manual_seed(seed)
+    data, method = gen.data, gen.method
+    starts = torch.tensor(_phrase_starts(data.ds, n_phrases, g))
+    prev, _ = data.conditions(starts)
+    bars = []
+    for b in range(PHRASE_BARS):
+        _, chord = data.conditions(torch.clamp(starts + b, max=len(data) - 1))
+        z = data.noise(n_phrases, method.z_dim, g)
+        out = (method.sample(z, prev, chord) > 0.5).float()  # (n, 1, 16, 128)
+        bars.append(out[:, 0].cpu().numpy())
+        prev = out if prev is not None else None
+    return np.stack(bars, axis=1).astype(bool)
+
+
+@torch.no_grad()
+def generate_points(gen: LoadedGenerator, n: int, seed: int = 0) -> np.ndarray:
+    g = torch.Generator().manual_seed(seed)
+    return gen.method.sample(gen.data.noise(n, gen.method.z_dim, g), None, None).cpu().numpy()
+
+
+def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0, wav: bool = False) -> dict:
+    """N bars (as 8-bar phrases) -> phrase_XX.mid, samples.png (and .wav); 2D sets -> samples.png scatter."""
+    gen = load_generator(checkpoint)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"step": gen.step, "config": gen.cfg.name, "files": []}
+    if gen.data.is_points:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        pts = generate_points(gen, n, seed)
+        np.savetxt(out / "samples.csv", pts, delimiter=",", header="x,y", comments="")
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter(gen.data.ds.x[:2000, 0], gen.data.ds.x[:2000, 1], s=2, alpha=0.3, label="real")
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, label="generated")
+        ax.scatter(gen.data.ds.modes[:, 0], gen.data.ds.modes[:, 1], marker="x", c="k", label="modes")
+        ax.legend(loc="upper right")
+        ax.set_aspect("equal")
+        fig.savefig(out / "samples.png", dpi=80)
+        plt.close(fig)
+        written["files"] += [str(out / "samples.csv"), str(out / "samples.png")]
+        return written
+    phrases = generate_phrases(gen, int(np.ceil(n / PHRASE_BARS)), seed)
+    flat = phrases.reshape(-1, 16, 128)[:n]
+    for i in range(len(phrases)):
+        bars = flat[i * PHRASE_BARS:(i + 1) * PHRASE_BARS]
+        written["files"].append(str(write_midi(bars, out / f"phrase_{i:02d}.mid")))
+        if wav:
+            written["renderer"] = write_wav(bars, out / f"phrase_{i:02d}.wav")
+            written["files"].append(str(out / f"phrase_{i:02d}.wav"))
+    written["files"].append(str(save_piano_roll(flat, out / "samples.png", title=f"{gen.cfg.name} step {gen.step}")))
+    return written

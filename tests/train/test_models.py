@@ -1,0 +1,94 @@
+"""Every model family and conditioning mode builds, has the right shapes, and learns on tiny data."""
+import pytest
+import torch
+
+from mgen.data import DataConfig, load_dataset
+from mgen.models import CONDITIONS, INJECTIONS, build_models
+from mgen.train import TrialConfig
+from mgen.train.trial import TrialData, build_method
+
+B = 4
+
+
+def conditions():
+    return torch.rand(B, 1, 16, 128).round(), torch.eye(13)[torch.arange(B)]
+
+
+@pytest.mark.parametrize("cond", CONDITIONS)
+@pytest.mark.parametrize("inject", INJECTIONS)
+def test_midinet_gan_and_vae_shapes_for_every_conditioning(cond, inject):
+    prev, chord = conditions()
+    gan = build_models("gan", "bars", 8, 16, 16, cond, inject)
+    z = torch.randn(B, 8)
+    bars = gan["G"](z, prev, chord)
+    assert bars.shape == (B, 1, 16, 128) and bars.min() >= 0 and bars.max() <= 1
+    logit, features = gan["D"](bars, prev, chord, return_features=True)
+    assert logit.shape == (B,) and features.shape == (B, 16 * 16)
+    vae = build_models("vae", "bars", 8, 16, 16, cond, inject)["vae"]
+    recon, mu, logvar = vae(bars.detach(), prev, chord)
+    assert recon.shape == bars.shape and mu.shape == logvar.shape == (B, 8)
+    # A conditional generator's output depends on its conditions.
+    if cond != "none":
+        other_prev, other_chord = torch.zeros_like(prev), torch.roll(chord, 1, dims=0)
+        gan["G"].eval()
+        assert not torch.allclose(gan["G"](z, prev, chord), gan["G"](z, other_prev, other_chord))
+
+
+def test_mlp_family_shapes():
+    nets = build_models("gan", "points", 0, 0, 0)
+    x = nets["G"](torch.randn(B, 2))
+    assert x.shape == (B, 2) and nets["D"](x).shape == (B,)
+    assert build_models("imle", "points", 0, 0, 0)["G"].z_dim == 2
+    mu, logvar = build_models("vae", "points", 0, 0, 0)["vae"].encoder(x)
+    assert mu.shape == (B, 2)
+
+
+def tiny(**kw):
+    base = dict(data="motifs", data_n_samples=256, data_k_motifs=4, g_width=16, d_width=16, z_dim=8,
+                batch_size=32, steps=40, eval_every=20, eval_samples=64)
+    return TrialConfig.from_dict({**base, **kw})
+
+
+def run_iterations(cfg, n):
+    torch.manual_seed(cfg.seed)
+    data = TrialData(load_dataset(cfg.data_config()), torch.device("cpu"))
+    method = build_method(cfg, data)
+    g = torch.Generator().manual_seed(cfg.seed)
+    return method, [method.iteration(g) for _ in range(n)]
+
+
+@pytest.mark.parametrize("cond", ["none", "prev+chord"])
+def test_vae_and_imle_losses_fall(cond):
+    for method in ("vae", "imle"):
+        _, losses = run_iterations(tiny(method=method, cond=cond, lr_g=2e-3, imle_inner_steps=10), 60)
+        first = sum(l["loss"] for l in losses[:5]) / 5
+        last = sum(l["loss"] for l in losses[-5:]) / 5
+        assert last < 0.7 * first, (method, first, last)
+
+
+@pytest.mark.parametrize("loss", ["nonsat", "minimax", "hinge", "lsgan", "wgan-gp"])
+def test_discriminator_loss_falls_when_d_trains_more(loss):
+    _, losses = run_iterations(tiny(loss=loss, d_steps=5, g_steps=1, lr_d=1e-3), 20)
+    first, last = losses[0]["loss_d"], sum(l["loss_d"] for l in losses[-3:]) / 3
+    assert last < first, (loss, first, last)
+
+
+def test_generator_loss_falls_against_a_nearly_frozen_discriminator():
+    _, losses = run_iterations(tiny(d_steps=1, g_steps=5, lr_d=1e-7, lr_g=1e-3), 15)
+    assert sum(l["loss_g"] for l in losses[-3:]) / 3 < losses[0]["loss_g"]
+
+
+@pytest.mark.parametrize("d_steps, g_steps", [(5, 1), (1, 1), (1, 5), (3, 2)])
+def test_schedule_does_exactly_d_steps_and_g_steps_updates(d_steps, g_steps):
+    cfg = tiny(d_steps=d_steps, g_steps=g_steps)
+    torch.manual_seed(0)
+    data = TrialData(load_dataset(cfg.data_config()), torch.device("cpu"))
+    method = build_method(cfg, data)
+    counted = {"d": 0, "g": 0}
+    for name, opt in method.optimizers().items():
+        opt.register_step_post_hook(lambda *_, name=name: counted.__setitem__(name, counted[name] + 1))
+    g = torch.Generator().manual_seed(0)
+    for _ in range(7):
+        method.iteration(g)
+    assert counted == {"d": 7 * d_steps, "g": 7 * g_steps}
+    assert method.counters() == {"d_updates": 7.0 * d_steps, "g_updates": 7.0 * g_steps}

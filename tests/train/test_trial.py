@@ -1,0 +1,120 @@
+"""Reports, exact resume, divergence, config validation, checkpoint checks, and the CLI."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mgen.cli import main
+from mgen.data import DataConfig, load_dataset
+from mgen.errors import UserError
+from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
+from tests.train.test_models import tiny
+
+TIMING = ("wall_seconds", "steps_per_sec")
+
+
+def without_timing(metrics):
+    return {k: v for k, v in metrics.items() if k not in TIMING}
+
+
+def same_metrics(a, b):
+    a, b = without_timing(a), without_timing(b)
+    return a.keys() == b.keys() and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in
+                                        ((a[k], b[k]) for k in a))
+
+
+@pytest.mark.parametrize("method, cond", [("gan", "prev+chord"), ("vae", "chord"), ("imle", "prev")])
+def test_resume_from_a_checkpoint_gives_the_same_metrics_as_an_uninterrupted_run(method, cond, tmp_path):
+    cfg = tiny(method=method, cond=cond, steps=12, eval_every=4, imle_inner_steps=5)
+    ds = load_dataset(cfg.data_config())
+    full = list(train(cfg, ds))
+    assert [r.step for r in full] == [4, 8, 12] and full[-1].done
+    first_half = list(train(TrialConfig.from_dict({**cfg.to_dict(), "steps": 8}), ds))
+    path = save_checkpoint(first_half[-1].checkpoint, tmp_path / "ckpt.pt")
+    resumed = list(train(cfg, ds, resume=load_checkpoint(path, cfg)))
+    assert [r.step for r in resumed] == [12]
+    assert same_metrics(resumed[-1].metrics, full[-1].metrics)
+
+
+def test_same_config_same_metrics():
+    cfg = tiny(steps=6, eval_every=6)
+    ds = load_dataset(cfg.data_config())
+    a, b = list(train(cfg, ds))[-1], list(train(cfg, ds))[-1]
+    assert same_metrics(a.metrics, b.metrics)
+    c = list(train(TrialConfig.from_dict({**cfg.to_dict(), "seed": 1}), ds))[-1]
+    assert not same_metrics(a.metrics, c.metrics)
+
+
+def test_forced_nan_ends_the_trial_with_diverged():
+    cfg = TrialConfig(data="ring", data_n_samples=256, steps=50, eval_every=10, eval_samples=64)
+    ds = load_dataset(cfg.data_config())
+    ds.x[::2] = np.nan  # poisoned data: the first batch's loss is NaN
+    reports = list(train(cfg, ds))
+    assert len(reports) == 1 and reports[0].step == 1
+    assert reports[0].metrics["diverged"] == 1.0 and reports[0].done and reports[0].checkpoint is None
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"lr_d": 0.0}, "config lr_d=0.0 is out of range; valid: 1e-07 to 1.0"),
+    ({"d_steps": 0}, "config d_steps=0 is out of range; valid: 1 to 100"),
+    ({"loss": "wasserstein"}, "config loss='wasserstein' is invalid; valid: nonsat, minimax, hinge, lsgan, wgan-gp"),
+    ({"cond": "melody"}, "config cond='melody' is invalid; valid: none, prev, chord, prev+chord"),
+    ({"inject": "3d"}, "config inject='3d' is invalid; valid: 1d, 2d"),
+    ({"method": "flow"}, "config method='flow' is invalid; valid: gan, vae, imle"),
+    ({"data": "ring", "cond": "chord"}, "cond='chord' needs bars"),
+    ({"steps": 2.5}, "config steps=2.5 is not a valid int"),
+    ({"lr_g": "fast"}, "config lr_g='fast' is not a valid float"),
+    ({"learning_rate": 1}, "unknown config field(s) learning_rate; valid fields: data, "),
+    ({"data": "beethoven"}, "unknown data set 'beethoven'"),
+])
+def test_invalid_configs_name_the_field_and_what_is_valid(values, message):
+    with pytest.raises(UserError) as err:
+        TrialConfig.from_dict(values)
+    assert message in str(err.value)
+
+
+def test_config_round_trips_through_its_flat_dict():
+    cfg = TrialConfig.from_dict({"d_steps": 5, "lr_g": 1e-3, "cond": "prev", "inject": "2d"})
+    assert TrialConfig.from_dict(cfg.to_dict()) == cfg
+    assert TrialConfig.from_dict({"steps": 100.0}).steps == 100  # Ray/YAML may give integral floats
+
+
+def test_checkpoint_from_a_different_config_is_refused(tmp_path):
+    cfg = tiny(steps=2, eval_every=2)
+    report = list(train(cfg, load_dataset(cfg.data_config())))[-1]
+    path = save_checkpoint(report.checkpoint, tmp_path / "c.pt")
+    other = TrialConfig.from_dict({**cfg.to_dict(), "lr_d": 1e-3})
+    with pytest.raises(UserError, match=r"different config \(lr_d: checkpoint 0.0002 vs config 0.001\)"):
+        load_checkpoint(path, other)
+    # A longer run of the same config may resume from it.
+    load_checkpoint(path, TrialConfig.from_dict({**cfg.to_dict(), "steps": 10}))
+    # It is a weights-only checkpoint: plain tensors and containers.
+    torch.load(path, weights_only=True)
+
+
+def test_cli_trains_resumes_and_generates_midi(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--data", "motifs", "--data-n-samples", "256", "--g-width", "16", "--d-width", "16",
+            "--cond", "prev+chord", "--steps", "4", "--eval-every", "2", "--eval-samples", "32", "--out", str(out)]
+    assert main(args) == 0
+    assert main(args) == 2 and "pass --resume" in capsys.readouterr().err
+    assert main(["train", "--out", str(out), "--resume", "--steps", "6"]) == 0
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [int(eval(line.replace("NaN", "float('nan')"))["step"]) for line in lines] == [2, 4, 6]
+    assert main(["generate", str(out / "checkpoint.pt"), "--n", "16", "--out", str(tmp_path / "gen")]) == 0
+    import pretty_midi
+
+    midi = pretty_midi.PrettyMIDI(str(tmp_path / "gen" / "phrase_00.mid"))
+    assert midi.get_end_time() > 0 and (tmp_path / "gen" / "phrase_01.mid").exists()
+    assert (tmp_path / "gen" / "samples.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_balanced_nonsat_gan_finds_the_ring_modes():
+    cfg = TrialConfig(data="ring", steps=3000, eval_every=3000, batch_size=100, eval_samples=2500)
+    before = list(train(TrialConfig.from_dict({**cfg.to_dict(), "steps": 1, "eval_every": 1}),
+                        load_dataset(cfg.data_config())))[-1].metrics
+    after = list(train(cfg, load_dataset(cfg.data_config())))[-1].metrics
+    assert after["modes_captured"] >= 6 and after["high_quality"] >= 0.25, after
+    assert before["high_quality"] < 0.05
