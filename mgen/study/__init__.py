@@ -1,0 +1,5 @@
+"""The study layer, the only Ray code in mgen: search spaces, the trainable, stoppers, W&B, resume."""
+from mgen.study.run import StudySpec, main, run_study
+from mgen.study.space import CONDITIONINGS, DG_RATIOS, Budget, Choice, LogUniform
+
+__all__ = ["CONDITIONINGS", "DG_RATIOS", "Budget", "Choice", "LogUniform", "StudySpec", "main", "run_study"]

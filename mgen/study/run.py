@@ -1,0 +1,336 @@
+"""Running a study on Ray Tune: flags and YAML, validation before Ray starts, the Tuner, resume, summary."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mgen.errors import UserError
+from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
+
+log = logging.getLogger(__name__)
+SUMMARY_FILE = "study.json"
+
+
+@dataclass
+class StudySpec:
+    """What a study script declares: its search space, fixed settings and budgets."""
+
+    name: str
+    description: str
+    space: dict[str, Any]  # dimension name -> Choice / LogUniform / constant
+    budgets: dict[str, Budget]
+    fixed: dict[str, Any] = field(default_factory=dict)  # trial-config fields set for every trial
+    metric: str = "coverage"
+    mode: str = "max"
+    default_data: str = "bach"
+
+
+def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"python studies/{spec.name}.py", description=spec.description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Locally this starts its own Ray on 127.0.0.1. On a cluster: RAY_AUTH_MODE=token ray job submit "
+               f"--address http://127.0.0.1:8265 --working-dir . -- python studies/{spec.name}.py --storage /shared/results")
+    p.add_argument("--config", help="YAML file setting any of these flags by long name (e.g. num_samples: 8) "
+                                    "and trial-config fields under `set:`; flags given override it")
+    p.add_argument("--budget", choices=list(spec.budgets), default="smoke",
+                   help="smoke: minutes on 2 CPU cores; small: an hour or so; full: what a GPU cluster runs")
+    p.add_argument("--data", default=spec.default_data, help="bach|celtic|fiddle|essen|midi:PATH|motifs|ring|grid")
+    p.add_argument("--search", choices=SEARCHES, default="random", help="search algorithm")
+    p.add_argument("--num-samples", type=int, help="trials (random/optuna) or grid repeats (default: the budget's)")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default="fifo", help="trial scheduler (asha stops weak trials early)")
+    p.add_argument("--metric", default=spec.metric, help="the study metric: best trial, ASHA and Optuna use it")
+    p.add_argument("--mode", choices=["max", "min"], default=spec.mode, help="whether the metric is maximised")
+    p.add_argument("--objectives", help="Optuna multi-objective, e.g. coverage:max,music_overlap:max")
+    p.add_argument("--collapse-patience", type=int, default=3,
+                   help="stop a trial after this many consecutive collapsed evaluations")
+    p.add_argument("--no-collapse-stop", action="store_true", help="never stop trials for collapse")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU, e.g. 0.25")
+    p.add_argument("--max-concurrent", type=int, help="trials running at once (default: as resources allow)")
+    p.add_argument("--storage", help="results folder or URI (s3://...); default: $MGEN_RESULTS or ./results")
+    p.add_argument("--name", help="study name (default: study-data-budget-time); --resume with it")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted study (latest if --name is not given)")
+    p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial, from its last checkpoint")
+    p.add_argument("--no-wandb", action="store_true", help="no W&B logging (else offline unless WANDB_API_KEY is set)")
+    p.add_argument("--wandb-project", default="mgen")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                   help="trial-config field for every trial, e.g. --set batch_size=32 (repeatable)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search algorithm")
+    p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all)")
+    return p
+
+
+def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser(spec)
+    args = parser.parse_args(argv)
+    if args.config:
+        path = Path(args.config)
+        if not path.exists():
+            raise UserError(f"--config {path} does not exist")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise UserError(f"--config {path} must hold a mapping of flag: value")
+        known = {a.dest for a in parser._actions}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"--config {path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known - {'help', 'config'}))}")
+        explicit = parser.parse_args(argv, namespace=argparse.Namespace(**{k: None for k in known}))
+        for key, value in values.items():
+            if getattr(explicit, key) in (None, []):  # a flag given on the command line wins
+                setattr(args, key, list(value.items()) if key == "set" and isinstance(value, dict) else value)
+    return args
+
+
+def parse_sets(items) -> dict[str, Any]:
+    out = {}
+    for item in items:
+        if isinstance(item, tuple):
+            out[item[0]] = item[1]
+            continue
+        key, sep, value = str(item).partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r} is invalid; write FIELD=VALUE, e.g. --set batch_size=32")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def parse_objectives(text: str | None) -> list[tuple[str, str]]:
+    if not text:
+        return []
+    out = []
+    for part in text.split(","):
+        metric, _, mode = part.partition(":")
+        if mode not in ("max", "min"):
+            raise UserError(f"--objectives {text!r} is invalid; write metric:max or metric:min, comma-separated")
+        out.append((metric.strip(), mode))
+    return out
+
+
+@dataclass
+class Plan:
+    """Everything a study needs, checked before Ray starts."""
+
+    spec: StudySpec
+    args: argparse.Namespace
+    fixed: dict[str, Any]
+    space: dict[str, Any]
+    num_samples: int
+    storage: str
+    name: str
+    objectives: list[tuple[str, str]]
+
+    @property
+    def local_storage(self) -> Path | None:
+        return None if "://" in self.storage else Path(self.storage)
+
+
+def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
+    budget = spec.budgets[args.budget]
+    fixed = {**spec.fixed, **budget.overrides, "data": args.data, **parse_sets(args.set)}
+    if args.gpus_per_trial > 0:
+        fixed["device"] = "cuda"
+    space = {**spec.space, **budget.space}
+    for key in list(space):
+        if key in parse_sets(args.set):  # a --set field is fixed, not searched
+            del space[key]
+    validate_space(space, fixed)
+    objectives = parse_objectives(args.objectives)
+    if objectives and args.search != "optuna":
+        raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    num_samples = args.num_samples if args.num_samples is not None else budget.num_samples
+    if num_samples < 1:
+        raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
+    storage = args.storage or os.environ.get("MGEN_RESULTS") or str(Path.cwd() / "results")
+    if "://" not in storage:
+        storage = str(Path(storage).expanduser().resolve())
+    name = args.name
+    if args.resume and not name:
+        name = latest_study(storage, spec.name)
+    name = name or f"{spec.name}-{args.data.split(':')[0]}-{args.budget}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives)
+
+
+def latest_study(storage: str, prefix: str) -> str:
+    root = Path(storage)
+    candidates = sorted((p for p in root.glob(f"{prefix}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise UserError(f"--resume: no {prefix} study in {storage}; pass --name of the study to resume")
+    return candidates[-1].name
+
+
+def init_ray(num_cpus: int | None) -> None:
+    """Join a running cluster if there is one (a submitted job, RAY_ADDRESS); else start Ray on 127.0.0.1."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init()  # joining: resources belong to the cluster, so no num_cpus/num_gpus here
+        return
+    try:
+        ray.init(address="auto")
+        return
+    except ConnectionError:
+        pass
+    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+
+
+def wandb_key_available() -> bool:
+    """A W&B key in the environment or from `wandb login` (~/.netrc); the key itself is never read out."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    import netrc
+
+    try:
+        return netrc.netrc().authenticators("api.wandb.ai") is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def wandb_callbacks(plan: Plan) -> list:
+    if plan.args.no_wandb:
+        return []
+    from mgen.study.callbacks import StudyWandbCallback
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key_available() else "offline")
+    os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
+    kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}
+    if plan.local_storage:
+        (plan.local_storage / plan.name).mkdir(parents=True, exist_ok=True)
+    print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
+          + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
+    return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode,
+                               excludes=["audio_renderer"], log_config=False, **kwargs)]
+
+
+def build_tuner(plan: Plan, dataset):
+    from ray import tune
+
+    from mgen.study.callbacks import CollapseStopper
+    from mgen.study.space import to_tune
+    from mgen.study.trainable import trainable
+
+    args = plan.args
+    metric, mode = (plan.objectives[0] if plan.objectives else (args.metric, args.mode))
+    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    fn = tune.with_resources(tune.with_parameters(trainable, dataset=dataset), resources)
+    run_config = tune.RunConfig(
+        name=plan.name, storage_path=plan.storage,
+        stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
+        callbacks=wandb_callbacks(plan),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=3, checkpoint_score_attribute=metric,
+                                                checkpoint_score_order=mode),
+        verbose=1)
+    if args.resume:
+        path = f"{plan.storage.rstrip('/')}/{plan.name}"
+        if not tune.Tuner.can_restore(path):
+            raise UserError(f"--resume: no restorable study at {path}")
+        print(f"resuming {path}")
+        return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
+    search_alg, scheduler = None, None
+    if args.search == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        db = plan.local_storage / plan.name / "optuna.db" if plan.local_storage else None
+        storage = None
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
+        objectives = plan.objectives or [(metric, mode)]
+        search_alg = OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
+                                  mode=[d for _, d in objectives] if plan.objectives else mode,
+                                  sampler=optuna.samplers.TPESampler(seed=args.seed),
+                                  storage=storage, study_name=plan.name)
+    if args.scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        reports = max(1, plan.fixed.get("steps", 1) // max(1, plan.fixed.get("eval_every", 1)))
+        scheduler = ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=2)
+    tune_config = tune.TuneConfig(
+        metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
+        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples,
+        max_concurrent_trials=args.max_concurrent)
+    param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
+    return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
+
+
+def summarise(plan: Plan, results) -> dict:
+    """The end-of-study table and study.json: best trials, collapsed/diverged counts, next commands."""
+    metric, mode = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    rows = []
+    for r in results:
+        last = r.metrics or {}
+        best_ckpt = r.get_best_checkpoint(metric, mode) if r.checkpoint else None
+        history = r.metrics_dataframe
+        values = history[metric].dropna() if history is not None and metric in history else []
+        best = (max(values) if mode == "max" else min(values)) if len(values) else float("nan")
+        rows.append({"trial_id": last.get("trial_id", r.path.rsplit("/", 1)[-1]), "path": r.path,
+                     "best": float(best), "collapsed": bool(last.get("collapsed", 0) >= 1),
+                     "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
+                     "best_checkpoint": best_ckpt.path if best_ckpt else None,
+                     "params": {k: v for k, v in (r.config or {}).items() if k in plan.space}})
+    ranked = sorted((x for x in rows if x["best"] == x["best"]), key=lambda x: x["best"], reverse=mode == "max")
+    summary = {"name": plan.name, "storage": plan.storage, "path": f"{plan.storage.rstrip('/')}/{plan.name}",
+               "metric": metric, "mode": mode, "trials": len(rows),
+               "collapsed": sum(x["collapsed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
+               "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None, "ranked": ranked}
+    print(f"\n{plan.spec.name}: {len(rows)} trials, {summary['collapsed']} collapsed, "
+          f"{summary['diverged']} diverged, {summary['errored']} errored; best by {metric} ({mode}):")
+    for x in ranked[:5]:
+        params = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in x["params"].items())
+        print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}")
+    print(f"results: {summary['path']}")
+    if ranked and ranked[0]["best_checkpoint"]:
+        ckpt = ranked[0]["best_checkpoint"]
+        print(f"best checkpoint: {ckpt}")
+        print("next:\n"
+              f"  python analysis/report.py {summary['path']}\n"
+              f"  mgen generate {ckpt}/checkpoint.pt --n 32 --out samples/{plan.name} --wav")
+    if plan.local_storage:
+        (plan.local_storage / plan.name / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
+    """Parse flags, check everything, then run (or resume) the study on Ray Tune and summarise it."""
+    from mgen.train.config import TrialConfig
+
+    args = parse_args(spec, argv)
+    plan = plan_study(spec, args)
+    from mgen.data import load_dataset
+    from mgen.study.space import expand
+
+    dataset = load_dataset(TrialConfig.from_dict(expand(plan.fixed)).data_config())
+    print(f"{spec.name}: {args.data} ({len(dataset)} examples), {args.search} search, "
+          f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
+    init_ray(args.num_cpus)
+    tuner = build_tuner(plan, dataset)
+    results = tuner.fit()
+    import ray
+
+    ray.shutdown()  # flushes the workers' log lines, so the summary below is the last thing printed
+    return summarise(plan, results)
+
+
+def main(spec: StudySpec, argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        run_study(spec, argv)
+    except UserError as exc:
+        print(f"{spec.name}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,104 @@
+"""Search spaces without Ray: dimensions a study script declares, study-level parameters, budgets.
+
+A study script names its dimensions with `Choice` and `LogUniform`; `to_tune` turns them into Ray
+Tune's grid/choice/loguniform for the chosen search. Two study-level parameters expand into trial
+config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1) and `conditioning` ("prev+chord/2d" ->
+cond="prev+chord", inject="2d"; "none" has no injection), so a grid never runs "none" twice.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mgen.errors import UserError
+from mgen.models import CONDITIONS, INJECTIONS
+from mgen.train.config import TrialConfig
+
+DG_RATIOS = ("5:1", "2:1", "1:1", "1:2", "1:5")
+CONDITIONINGS = ("none",) + tuple(f"{c}/{i}" for c in CONDITIONS[1:] for i in INJECTIONS)
+SEARCHES = ("grid", "random", "optuna")
+SCHEDULERS = ("fifo", "asha")
+
+
+@dataclass(frozen=True)
+class Choice:
+    values: tuple
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    low: float
+    high: float
+    grid_points: int = 3  # values a grid search takes, log-spaced from low to high
+
+    def grid(self) -> list[float]:
+        if self.grid_points == 1:
+            return [math.sqrt(self.low * self.high)]
+        step = (math.log10(self.high) - math.log10(self.low)) / (self.grid_points - 1)
+        return [float(f"{10 ** (math.log10(self.low) + i * step):.3g}") for i in range(self.grid_points)]
+
+
+@dataclass
+class Budget:
+    """What one budget runs: trial-config overrides, default trial count, and space overrides."""
+
+    overrides: dict[str, Any]
+    num_samples: int  # trials for random/optuna; repeats of the whole grid for grid search
+    space: dict[str, Any] = field(default_factory=dict)  # replaces dimensions of the study's space
+
+
+def parse_ratio(ratio: str) -> tuple[int, int]:
+    try:
+        d, g = (int(x) for x in str(ratio).split(":"))
+    except ValueError:
+        raise UserError(f"dg_ratio {ratio!r} is invalid; write D:G steps, e.g. {', '.join(DG_RATIOS)}") from None
+    return d, g
+
+
+def expand(params: dict[str, Any]) -> dict[str, Any]:
+    """A sampled dict (study-level params included) -> the flat TrialConfig dict."""
+    out = dict(params)
+    if "dg_ratio" in out:
+        out["d_steps"], out["g_steps"] = parse_ratio(out.pop("dg_ratio"))
+    if "conditioning" in out:
+        value = out.pop("conditioning")
+        cond, _, inject = str(value).partition("/")
+        if value != "none" and (cond not in CONDITIONS[1:] or inject not in INJECTIONS):
+            raise UserError(f"conditioning {value!r} is invalid; valid: {', '.join(CONDITIONINGS)}")
+        out["cond"], out["inject"] = cond, inject or "1d"
+    return out
+
+
+def values_of(dim) -> list:
+    if isinstance(dim, Choice):
+        return list(dim.values)
+    if isinstance(dim, LogUniform):
+        return [dim.low, dim.high]
+    return [dim]
+
+
+def validate_space(space: dict[str, Any], fixed: dict[str, Any]) -> TrialConfig:
+    """Fail before any cluster work: every value of every dimension must make a valid trial config."""
+    base = TrialConfig.from_dict(expand(fixed))
+    for name, dim in space.items():
+        if isinstance(dim, LogUniform) and not 0 < dim.low < dim.high:
+            raise UserError(f"search range of {name} is invalid: need 0 < low < high, got {dim.low}..{dim.high}")
+        for value in values_of(dim):
+            TrialConfig.from_dict(expand({**fixed, name: value}))
+    return base
+
+
+def to_tune(space: dict[str, Any], search: str) -> dict[str, Any]:
+    """The space as a Ray Tune param_space for grid, random or Optuna search."""
+    from ray import tune
+
+    out = {}
+    for name, dim in space.items():
+        if isinstance(dim, Choice):
+            out[name] = tune.grid_search(list(dim.values)) if search == "grid" else tune.choice(list(dim.values))
+        elif isinstance(dim, LogUniform):
+            out[name] = tune.grid_search(dim.grid()) if search == "grid" else tune.loguniform(dim.low, dim.high)
+        else:
+            out[name] = dim
+    return out
