@@ -7,7 +7,7 @@
 """
 import sys
 
-from mgen.study import CONDITIONINGS, DG_RATIOS, Budget, Choice, LogUniform, StudySpec, main
+from mgen.study import CONDITIONINGS, DG_RATIOS, MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec, main
 
 SPACE = {
     "dg_ratio": Choice(DG_RATIOS),  # D steps : G steps per iteration, both directions
@@ -18,16 +18,12 @@ SPACE = {
 }
 
 BUDGETS = {
-    # Minutes on 2 CPU cores: small nets, a few hundred updates, two conditionings, one seed.
-    "smoke": Budget({"g_width": 32, "d_width": 32, "z_dim": 32, "batch_size": 32, "steps": 120,
-                     "eval_every": 40, "eval_samples": 256}, num_samples=6,
+    # Minutes on 2 CPU cores: two conditionings, one seed, learning rates in the upper decade.
+    "smoke": Budget(MUSIC_BUDGET_OVERRIDES["smoke"], num_samples=6,
                     space={"conditioning": Choice(("none", "prev+chord/1d")), "seed": Choice((0,)),
                            "lr_d": LogUniform(1e-4, 1e-3, grid_points=1), "lr_g": LogUniform(1e-4, 1e-3, grid_points=1)}),
-    # An hour or so on a workstation.
-    "small": Budget({"g_width": 64, "d_width": 64, "z_dim": 64, "steps": 2000, "eval_every": 250,
-                     "eval_samples": 1000}, num_samples=40),
-    # What a GPU cluster runs: default sizes, long training, the whole space.
-    "full": Budget({"steps": 20000, "eval_every": 1000, "eval_samples": 5000}, num_samples=300),
+    "small": Budget(MUSIC_BUDGET_OVERRIDES["small"], num_samples=40),
+    "full": Budget(MUSIC_BUDGET_OVERRIDES["full"], num_samples=300),  # the whole space
 }
 
 SPEC = StudySpec(name="gan_collapse", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,

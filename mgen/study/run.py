@@ -15,9 +15,11 @@ import yaml
 
 from mgen.errors import UserError
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
+from mgen.train.config import TrialConfig
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "study.json"
+ARGS_FILE = "study_args.json"  # the flags a study was started with, reused by --resume
 
 
 @dataclass
@@ -32,6 +34,7 @@ class StudySpec:
     metric: str = "coverage"
     mode: str = "max"
     default_data: str = "bach"
+    table: tuple[list[str], list[str]] | None = None  # (group-by params, metrics): a mean +- sd table at the end
 
 
 def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
@@ -152,14 +155,19 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     num_samples = args.num_samples if args.num_samples is not None else budget.num_samples
     if num_samples < 1:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
+    storage, name = study_location(spec, args)
+    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives)
+
+
+def study_location(spec: StudySpec, args: argparse.Namespace) -> tuple[str, str]:
+    """(storage, study name): --storage or $MGEN_RESULTS or ./results; --name, the latest on --resume, or a new one."""
     storage = args.storage or os.environ.get("MGEN_RESULTS") or str(Path.cwd() / "results")
     if "://" not in storage:
         storage = str(Path(storage).expanduser().resolve())
-    name = args.name
-    if args.resume and not name:
-        name = latest_study(storage, spec.name)
-    name = name or f"{spec.name}-{args.data.split(':')[0]}-{args.budget}-{time.strftime('%Y%m%d-%H%M%S')}"
-    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives)
+    if not args.name:
+        args.name = (latest_study(storage, spec.name) if args.resume else
+                     f"{spec.name}-{args.data.split(':')[0]}-{args.budget}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return storage, args.name
 
 
 def latest_study(storage: str, prefix: str) -> str:
@@ -215,7 +223,17 @@ def wandb_callbacks(plan: Plan) -> list:
                                excludes=["audio_renderer"], log_config=False, **kwargs)]
 
 
-def build_tuner(plan: Plan, dataset):
+def build_datasets(plan: Plan) -> dict:
+    """Every data set the trials need, built (or loaded from cache) once, before Ray starts."""
+    from mgen.data import load_dataset
+    from mgen.study.space import expand, values_of
+
+    names = values_of(plan.space["data"]) if "data" in plan.space else [plan.fixed["data"]]
+    configs = [TrialConfig.from_dict(expand({**plan.fixed, "data": name})).data_config() for name in names]
+    return {cfg: load_dataset(cfg) for cfg in configs}
+
+
+def build_tuner(plan: Plan, datasets: dict):
     from ray import tune
 
     from mgen.study.callbacks import CollapseStopper
@@ -225,7 +243,7 @@ def build_tuner(plan: Plan, dataset):
     args = plan.args
     metric, mode = (plan.objectives[0] if plan.objectives else (args.metric, args.mode))
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
-    fn = tune.with_resources(tune.with_parameters(trainable, dataset=dataset), resources)
+    fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
     run_config = tune.RunConfig(
         name=plan.name, storage_path=plan.storage,
         stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
@@ -297,28 +315,58 @@ def summarise(plan: Plan, results) -> dict:
     if ranked and ranked[0]["best_checkpoint"]:
         ckpt = ranked[0]["best_checkpoint"]
         print(f"best checkpoint: {ckpt}")
-        print("next:\n"
-              f"  python analysis/report.py {summary['path']}\n"
-              f"  mgen generate {ckpt}/checkpoint.pt --n 32 --out samples/{plan.name} --wav")
+        print("next:")
+        if (Path(__file__).resolve().parents[2] / "analysis" / "report.py").exists():
+            print(f"  python analysis/report.py {summary['path']}")
+        print(f"  mgen generate {ckpt}/checkpoint.pt --n 32 --out samples/{plan.name} --wav")
+    if plan.spec.table:
+        by, metrics = plan.spec.table
+        table = group_table(results, by, metrics)
+        print(f"\nmean +- sd over seeds of the last report:\n{table.to_string()}")
+        summary["table"] = table.reset_index().to_dict(orient="records")
     if plan.local_storage:
         (plan.local_storage / plan.name / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
 
+def group_table(results, by: list[str], metrics: list[str]):
+    """Mean +- sd of each metric's last reported value, per group of trial params (e.g. data, variant)."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        if r.metrics:
+            config = r.config or {}
+            rows.append({**{k: config.get(k) for k in by}, **{m: r.metrics.get(m) for m in metrics}})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    grouped = frame.groupby(by)[metrics]
+    mean, sd, n = grouped.mean(), grouped.std(ddof=1).fillna(0.0), grouped.size()
+    table = mean.round(3).astype(str) + " +- " + sd.round(3).astype(str)
+    table["trials"] = n
+    return table
+
+
 def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     """Parse flags, check everything, then run (or resume) the study on Ray Tune and summarise it."""
-    from mgen.train.config import TrialConfig
-
     args = parse_args(spec, argv)
+    storage, name = study_location(spec, args)
+    saved = None if "://" in storage else Path(storage) / name / ARGS_FILE
+    if args.resume and saved is not None and saved.exists():
+        # The study's own flags; the resuming call only says which study and how much CPU to use.
+        args = argparse.Namespace(**{**json.loads(saved.read_text()), "resume": True, "storage": storage,
+                                     "name": name, "num_cpus": args.num_cpus})
     plan = plan_study(spec, args)
-    from mgen.data import load_dataset
-    from mgen.study.space import expand
-
-    dataset = load_dataset(TrialConfig.from_dict(expand(plan.fixed)).data_config())
-    print(f"{spec.name}: {args.data} ({len(dataset)} examples), {args.search} search, "
+    if saved is not None and not args.resume:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(json.dumps(vars(args), indent=2))
+    datasets = build_datasets(plan)
+    sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
+    print(f"{spec.name}: {sizes}; {args.search} search, "
           f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
     init_ray(args.num_cpus)
-    tuner = build_tuner(plan, dataset)
+    tuner = build_tuner(plan, datasets)
     results = tuner.fit()
     import ray
 

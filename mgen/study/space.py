@@ -1,9 +1,11 @@
 """Search spaces without Ray: dimensions a study script declares, study-level parameters, budgets.
 
 A study script names its dimensions with `Choice` and `LogUniform`; `to_tune` turns them into Ray
-Tune's grid/choice/loguniform for the chosen search. Two study-level parameters expand into trial
-config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1) and `conditioning` ("prev+chord/2d" ->
-cond="prev+chord", inject="2d"; "none" has no injection), so a grid never runs "none" twice.
+Tune's grid/choice/loguniform for the chosen search. Three study-level parameters expand into trial
+config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1), `conditioning` ("prev+chord/2d" ->
+cond="prev+chord", inject="2d"; "none" has no injection, so a grid never runs "none" twice) and
+`variant` ("gan/1:5" -> method gan at D:G 1:5; "vae", "imle"), so VAE and IMLE are not repeated
+over D/G ratios they do not have.
 """
 from __future__ import annotations
 
@@ -18,6 +20,17 @@ from mgen.train.config import TrialConfig
 DG_RATIOS = ("5:1", "2:1", "1:1", "1:2", "1:5")
 CONDITIONINGS = ("none",) + tuple(f"{c}/{i}" for c in CONDITIONS[1:] for i in INJECTIONS)
 SEARCHES = ("grid", "random", "optuna")
+
+# Budgets of the music studies (gan_collapse, baselines): the same data, sizes and steps for every method.
+MUSIC_BUDGET_OVERRIDES = {
+    # Minutes on 2 CPU cores: small nets, a hundred or so updates.
+    "smoke": {"g_width": 32, "d_width": 32, "z_dim": 32, "batch_size": 32, "steps": 120, "eval_every": 40,
+              "eval_samples": 256},
+    # An hour or so on a workstation.
+    "small": {"g_width": 64, "d_width": 64, "z_dim": 64, "steps": 2000, "eval_every": 250, "eval_samples": 1000},
+    # What a GPU cluster runs: default sizes, long training.
+    "full": {"steps": 20000, "eval_every": 1000, "eval_samples": 5000},
+}
 SCHEDULERS = ("fifo", "asha")
 
 
@@ -59,6 +72,11 @@ def parse_ratio(ratio: str) -> tuple[int, int]:
 def expand(params: dict[str, Any]) -> dict[str, Any]:
     """A sampled dict (study-level params included) -> the flat TrialConfig dict."""
     out = dict(params)
+    if "variant" in out:
+        method, _, ratio = str(out.pop("variant")).partition("/")
+        out["method"] = method
+        if ratio:
+            out["dg_ratio"] = ratio
     if "dg_ratio" in out:
         out["d_steps"], out["g_steps"] = parse_ratio(out.pop("dg_ratio"))
     if "conditioning" in out:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from ray import tune
 
-from mgen.data import BarDataset
+from mgen.data import load_dataset
 from mgen.export import write_midi, write_wav
 from mgen.study.space import expand
 from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
@@ -42,9 +42,13 @@ def trial_config(config: dict) -> TrialConfig:
     return TrialConfig.from_dict(expand(config))
 
 
-def trainable(config: dict, dataset: BarDataset) -> None:
-    """Run one trial; resume from Tune's checkpoint when the trial is restored or retried."""
+def trainable(config: dict, datasets: dict) -> None:
+    """Run one trial; resume from Tune's checkpoint when the trial is restored or retried.
+
+    datasets: {DataConfig: BarDataset}, built once by the driver and shared through the object store.
+    """
     cfg = trial_config(config)
+    dataset = datasets.get(cfg.data_config()) or load_dataset(cfg.data_config())
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
     resume = None

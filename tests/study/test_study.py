@@ -1,0 +1,130 @@
+"""Studies on a real local Ray: search algorithms, ASHA, the collapse stopper, resume and bad flags."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from mgen.errors import UserError
+from mgen.study import Choice, run_study
+from mgen.study.callbacks import CollapseStopper
+from mgen.study.trainable import trial_config
+from tests.study.conftest import study_args, tiny_spec
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def trial_dirs(study_dir: Path) -> list[Path]:
+    return sorted(p for p in study_dir.iterdir() if p.is_dir() and p.name.startswith("trainable_"))
+
+
+def reports(trial_dir: Path) -> pd.DataFrame:
+    path = trial_dir / "progress.csv"
+    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+
+
+def test_invalid_flags_fail_before_ray_starts(results_dir):
+    import ray
+
+    spec = tiny_spec()
+    bad = [["--data", "mozart"], ["--set", "lr_d=-1"], ["--set", "loss=wasserstein"],
+           ["--objectives", "coverage:up", "--search", "optuna"], ["--objectives", "coverage:max"],
+           ["--num-samples", "0"], ["--set", "nonsense"]]
+    for extra in bad:
+        start = time.perf_counter()
+        with pytest.raises(UserError):
+            run_study(spec, study_args(results_dir, *extra))
+        assert time.perf_counter() - start < 10 and not ray.is_initialized(), extra
+    assert not results_dir.exists()
+    # The script itself prints one line and exits 2.
+    out = subprocess.run([sys.executable, "studies/gan_collapse.py", "--data", "mozart", "--no-wandb"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "gan_collapse: error: unknown data set 'mozart'; valid: bach, celtic, fiddle, essen, midi:PATH, motifs, ring, grid"]
+
+
+def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(results_dir):
+    summary = run_study(tiny_spec(), study_args(results_dir, "--search", "optuna", "--num-samples", "3",
+                                                "--objectives", "coverage:max,precision:max"))
+    study_dir = results_dir / "t"
+    assert summary["trials"] == 3 and summary["errored"] == 0
+    for trial in trial_dirs(study_dir):
+        config = json.loads((trial / "params.json").read_text())
+        cfg = trial_config(config)  # every sampled config is a valid trial config
+        assert 1e-4 <= cfg.lr_d <= 1e-3 and (cfg.d_steps, cfg.g_steps) in ((1, 1), (2, 1))
+        assert len(reports(trial)) == 4 and (trial / "checkpoint_000003" / "checkpoint.pt").exists()
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{study_dir / 'optuna.db'}")
+    assert len(study.trials) == 3 and len(study.directions) == 2
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_asha_stops_weak_trials_early(results_dir):
+    # The grid runs the four lr_g=1e-3 trials first; the lr_g=1e-5 ones that follow score far lower at
+    # every rung, so ASHA (asynchronous: it compares with trials seen so far) stops them early.
+    spec = tiny_spec(space={"lr_d": Choice((1e-5, 3e-5, 1e-4, 3e-4)), "lr_g": Choice((1e-3, 1e-5))},
+                     steps=80, eval_every=10)
+    # A metric that varies continuously between trials, so the rungs have a real cut-off.
+    run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "1", "--scheduler", "asha",
+                               "--max-concurrent", "2", "--metric", "z_sensitivity", "--no-collapse-stop"))
+    lengths = [len(reports(t)) for t in trial_dirs(results_dir / "t")]
+    assert len(lengths) == 8
+    assert max(lengths[:4]) == 8 and max(lengths[4:]) < 8, lengths
+
+
+def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(results_dir):
+    # Unit: consecutive collapsed reports only.
+    stopper = CollapseStopper(patience=2)
+    assert [stopper("a", {"collapsed": c}) for c in (1, 0, 1, 1)] == [False, False, False, True]
+    # Collapsed: early IMLE on bars -- every sample binarises to the same bar (z-sensitivity 0).
+    spec = tiny_spec(space={"variant": Choice(("imle",))}, steps=60, eval_every=10)
+    run_study(spec, study_args(results_dir, "--data", "motifs", "--search", "grid", "--collapse-patience", "2",
+                               "--set", "imle_inner_steps=10", "--set", "lr_g=0.002", "--set", "z_dim=16",
+                               "--set", "batch_size=32", "--set", "data_n_samples=512", "--set", "eval_samples=128"))
+    collapsed = reports(trial_dirs(results_dir / "t")[0])
+    assert len(collapsed) == 2 and collapsed["collapsed"].tolist() == [1.0, 1.0]
+    # Healthy: a balanced GAN on the ring (its untrained start may read as collapsed once) runs to the end.
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1",))}, steps=60, eval_every=10)
+    run_study(spec, study_args(results_dir, "--search", "grid", "--collapse-patience", "2", "--name", "h"))
+    healthy = reports(trial_dirs(results_dir / "h")[0])
+    flags = healthy["collapsed"].tolist()
+    assert len(healthy) == 6 and not any(a and b for a, b in zip(flags, flags[1:])) and flags[-1] == 0
+
+
+def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, tmp_path):
+    argv = [sys.executable, "studies/gan_collapse.py", "--data", "ring", "--search", "grid", "--no-wandb",
+            "--storage", str(results_dir), "--name", "r", "--num-cpus", "2", "--no-collapse-stop", "--num-samples", "1",
+            "--set", "steps=400",
+            "--set", "eval_every=40", "--set", "g_width=16", "--set", "d_width=16", "--set", "eval_samples=200",
+            "--set", "conditioning=none", "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002"]
+    log = open(tmp_path / "first.log", "w")
+    driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    study_dir = results_dir / "r"
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait until a trial has checkpointed, then kill the driver hard
+        if study_dir.exists() and any(t.glob("checkpoint_000001") for t in trial_dirs(study_dir)):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail("no checkpoint appeared: " + (tmp_path / "first.log").read_text()[-3000:])
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+    unfinished = [t for t in trial_dirs(study_dir) if len(reports(t)) < 10]
+    assert unfinished, "the study finished before it was killed; nothing to resume"
+    resumed = subprocess.run([sys.executable, "studies/gan_collapse.py", "--resume", "--name", "r", "--no-wandb",
+                              "--storage", str(results_dir), "--num-cpus", "2", "--data", "ring"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    summary = json.loads((study_dir / "study.json").read_text())
+    assert summary["trials"] == 5 and summary["errored"] == 0  # the five D/G ratios
+    for trial in trial_dirs(study_dir):
+        steps = reports(trial)["step"].tolist()
+        assert steps[-1] == 400, (trial.name, steps)
