@@ -16,11 +16,29 @@ NEAR_DUPLICATE_CELLS = 2  # bars: a near duplicate differs in at most this many 
 NEAR_DUPLICATE_POINTS = 0.1  # points: near when closer than this share of the median real NN distance
 
 
+def prdc_without_empty_bars(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    """PRDC where empty generated bars lie outside the data (data sets hold no empty bars).
+
+    On raw piano rolls an empty bar is a hub: it is about as close to every bar as two real bars
+    are to each other, so a generator of silence would "cover" much of the data. Empty generated
+    bars therefore count as misses: they are in no real ball and cover nothing.
+    """
+    nonempty = fake.reshape(len(fake), -1).any(axis=1)
+    share = float(nonempty.mean())
+    if nonempty.sum() <= k:
+        return {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+    out = prdc(real, fake[nonempty], k=k)
+    out["precision"] *= share  # shares of all generated bars, the empty ones counted as outside
+    out["density"] *= share
+    return out
+
+
 def evaluate(fake, real, kind: str = "bars", same_condition=None, modes=None, mode_std: float = 0.0,
              k: int = 5, ndb_bins: int = 50, seed: int = 0) -> dict[str, float]:
     """All metrics of generated samples `fake` against `real` ones, as a flat dict of floats.
 
-    kind: "bars" ((N, 16, 128), generated probabilities are binarised at 0.5) or "points" ((N, 2)).
+    kind: "bars" ((N, 16, 128), generated probabilities are binarised at 0.5; empty generated bars
+    count as misses in precision, recall, density and coverage) or "points" ((N, 2)).
     same_condition: (n_conditions, n_z, ...) outputs for z-sensitivity (None skips it).
     modes: known modes (motif bars, or mixture centres with mode_std) for the synthetic sets.
     """
@@ -35,7 +53,10 @@ def evaluate(fake, real, kind: str = "bars", same_condition=None, modes=None, mo
         near = NEAR_DUPLICATE_POINTS * float(radii.median())
     else:
         raise ValueError(f"kind must be 'bars' or 'points', not {kind!r}")
-    out = prdc(real, fake, k=k)
+    if kind == "bars":
+        out = prdc_without_empty_bars(real, fake, k)
+    else:
+        out = prdc(real, fake, k=k)
     out.update(ndb_jsd(real, fake, bins=ndb_bins, seed=seed))
     out.update(duplicates(fake, near))
     out["near_duplicate_rate_real"] = duplicates(real[: len(fake)], near)["near_duplicate_rate"]

@@ -192,6 +192,8 @@ def init_ray(num_cpus: int | None) -> None:
         return
     except ConnectionError:
         pass
+    # A private single-machine Ray: without this switch Ray replaces 127.0.0.1 by the routable address.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
 
 

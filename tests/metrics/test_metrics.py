@@ -144,3 +144,13 @@ def test_overlap_is_high_for_the_same_distribution_and_low_for_a_different_one()
     different = music_statistics(np.repeat(hand_made_bars()[:1], 300, axis=0), real)
     assert same["music_overlap"] > 0.85
     assert different["music_overlap"] < 0.5 and different["kl_notes_per_bar"] > same["kl_notes_per_bar"]
+
+
+def test_empty_generated_bars_cover_nothing():
+    real = random_bars(500)
+    silence = np.zeros((500, 16, 128), bool)
+    m = evaluate(silence, real)
+    assert m["coverage"] == 0.0 and m["precision"] == 0.0 and m["density"] == 0.0
+    half = np.concatenate([real[:250], silence[:250]])
+    h = evaluate(half, real)
+    assert h["precision"] == pytest.approx(0.5, abs=0.02)

@@ -1,0 +1,143 @@
+"""End to end: a real Ray head on loopback, `ray job submit` of the smoke study, then its results."""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pretty_midi
+import pytest
+from google.protobuf.message import DecodeError
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_addresses(pids: set[int]) -> set[str]:
+    """IPs that TCP sockets owned by these processes listen on (from /proc, no extra tools)."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    ips = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A = LISTEN
+                continue
+            raw = bytes.fromhex(fields[1].split(":")[0])
+            words = struct.unpack("<" + "I" * (size // 4), raw)
+            packed = struct.pack(">" + "I" * (size // 4), *words)
+            ip = socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, packed)
+            ips.add(ip.replace("::ffff:", ""))
+    return ips
+
+
+def ray_pids() -> set[int]:
+    pids = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+        except OSError:
+            continue
+        if "ray" in cmd and ("gcs_server" in cmd or "raylet" in cmd or "dashboard" in cmd or "ray/" in cmd):
+            pids.add(int(pid))
+    return pids
+
+
+def wandb_records(path: Path):
+    """Records of a W&B offline run file (.wandb): a 7-byte header, then LevelDB-style log blocks."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    pos, block, chunks = 7, 32768, b""
+    while pos + 7 <= len(data):
+        if block - (pos % block) < 7:  # block trailer padding
+            pos += block - (pos % block)
+            continue
+        length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
+        chunks += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # FULL or LAST
+            rec = pb.Record()
+            try:
+                rec.ParseFromString(chunks)
+            except DecodeError:
+                pass
+            else:
+                yield rec
+            chunks = b""
+
+
+@pytest.fixture
+def ray_head(tmp_path):
+    short_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_TMPDIR": short_tmp}
+    env.pop("RAY_ADDRESS", None)
+    gcs, dashboard = free_port(), free_port()
+    subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+    started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "2"], cwd=ROOT, env={
+        **env, "RAY_GCS_PORT": str(gcs), "RAY_DASHBOARD_PORT": str(dashboard)}, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield env, f"http://127.0.0.1:{dashboard}"
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(short_tmp, ignore_errors=True)
+
+
+def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
+    env, address = ray_head
+    addresses = listening_addresses(ray_pids())
+    assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
+    results = tmp_path / "results"
+    submit = subprocess.run(
+        ["ray", "job", "submit", "--address", address, "--working-dir", ".", "--",
+         "python", "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "e2e"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    output = submit.stdout + submit.stderr
+    assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
+    study = results / "e2e"
+    summary = json.loads((study / "study.json").read_text())
+    trials = sorted(p for p in study.iterdir() if p.name.startswith("trainable_"))
+    assert len(trials) == summary["trials"] == 6 and summary["errored"] == 0
+    for trial in trials:  # every trial has metrics and a checkpoint
+        progress = pd.read_csv(trial / "progress.csv")
+        assert {"coverage", "z_sensitivity", "music_overlap", "loss_d"} <= set(progress.columns)
+        assert list(trial.glob("checkpoint_*/checkpoint.pt")), trial
+    best = Path(summary["best"]["best_checkpoint"]) / "checkpoint.pt"
+    generated = subprocess.run([sys.executable, "-m", "mgen.cli", "generate", str(best), "--n", "8",
+                                "--out", str(tmp_path / "samples")], capture_output=True, text=True, timeout=300)
+    assert generated.returncode == 0, generated.stderr
+    midi = pretty_midi.PrettyMIDI(str(tmp_path / "samples" / "phrase_00.mid"))  # a valid MIDI file
+    assert midi.time_signature_changes and (tmp_path / "samples" / "samples.png").exists()
+    # W&B offline: one run per trial, grouped by study, with the metrics logged at every evaluation.
+    runs = sorted((study / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(runs) == 6
+    for run in runs:
+        records = list(wandb_records(run))
+        history = [{i.key or "/".join(i.nested_key): i.value_json for i in r.history.item} for r in records if r.WhichOneof("record_type") == "history"]
+        assert len(history) >= 1 and all("coverage" in h and "collapsed" in h for h in history)
+        group = [r.run.run_group for r in records if r.WhichOneof("record_type") == "run"]
+        assert group and group[0] == "e2e"
+    # The final samples (.mid and .wav) went up as an artifact of each finished trial.
+    artifacts = [r.artifact for run in runs for r in wandb_records(run) if r.WhichOneof("record_type") == "artifact"]
+    names = {e.path for a in artifacts for e in a.manifest.contents}
+    assert {"samples.mid", "samples.wav"} <= names, names
+    assert not any("WANDB_API_KEY" in p.read_text(errors="ignore") for p in study.rglob("*.json"))
