@@ -130,8 +130,10 @@ def write_wav(bars: np.ndarray, path: str | Path, fs: int = 22050) -> str:
             renderer = "fluidsynth"
         except Exception:  # pyfluidsynth missing or broken: sine synthesis is the documented fallback
             audio = None
-    if audio is None:
+    if audio is None and pm.instruments[0].notes:
         audio = pm.synthesize(fs=fs)
+    elif audio is None:  # silent bars: silence of the same length (pretty_midi cannot normalise silence)
+        audio = np.zeros(int(len(bars) * 4 * 60.0 / DEFAULT_TEMPO * fs))
     peak = np.abs(audio).max() if len(audio) else 0.0
     pcm = (audio / peak * 0.9 * 32767 if peak > 0 else audio).astype(np.int16)
     path = Path(path)

@@ -192,7 +192,8 @@ def piece_to_bars(piece: Piece, polyphonic: bool = False) -> PieceBars:
     """Cut a piece into bars by the rules in this module's docstring."""
     starts, counts = bar_starts(piece.measures)
     counts["skipped_empty"] = 0
-    ends = [piece.melody[:, 1].max() if len(piece.melody) else 0.0, piece.measures[:, :2].sum(1).max()]
+    ends = [piece.melody[:, 1].max() if len(piece.melody) else 0.0,
+            piece.measures[:, :2].sum(1).max() if len(piece.measures) else 0.0]
     n_steps = int(np.ceil(max(ends) * STEPS_PER_QUARTER)) + STEPS
     full = render_roll(piece.harmony, n_steps)
     voice = full if polyphonic else skyline(render_roll(piece.melody, n_steps))

@@ -115,3 +115,9 @@ def test_bars_to_midi_plays_bars_back_to_back():
     pm = bars_to_midi(bars, tempo=120)
     notes = [(n.start, n.end, n.pitch) for n in pm.instruments[0].notes]
     assert notes == [(0.0, 2.0, 60), (2.0, 3.0, 62)]
+
+
+def test_a_piece_without_measures_gives_no_bars():
+    notes = np.array([(0, 1, 60)], float)
+    pb = piece_to_bars(Piece("p", notes, notes, np.zeros((0, 3))))
+    assert len(pb.bars) == 0

@@ -1,0 +1,116 @@
+"""GAN (best and median config) vs VAE vs IMLE on every metric: mean +- 95% CI over seeds, with a test.
+
+    python analysis/baselines.py RESULTS_DIR [--baselines DIR] [--metric coverage] [--out DIR]
+
+A config is a trial's hyperparameters without its seed. GAN rows: the config with the best and the
+median mean `--metric`; VAE and IMLE rows: each method's best config. p is Welch's t-test of each
+row's seeds against the best GAN config's on `--metric`. Writes baselines.csv/.md/.png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from mgen.errors import UserError, run_cli  # noqa: E402
+from mgen.results import PARAM_PREFIX, load_study  # noqa: E402
+
+METRICS = ("coverage", "precision", "recall", "density", "music_overlap", "ndb_ratio", "jsd", "duplicate_rate",
+           "z_sensitivity", "collapsed", "modes_captured", "high_quality")
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of its 95% t-interval (0 with a single seed)."""
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    if len(values) < 2:
+        return (float(values.mean()) if len(values) else float("nan")), 0.0
+    return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))
+
+
+def config_groups(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials with a `config` key: their hyperparameters except the seed."""
+    keys = [c for c in trials.columns if c.startswith(PARAM_PREFIX) and c != PARAM_PREFIX + "seed"]
+    trials = trials.copy()
+    trials["config"] = trials[keys].map(str).agg("|".join, axis=1)  # map(str): NaN too
+    return trials
+
+
+def comparison(trials: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    trials = config_groups(trials)
+    metrics = [m for m in METRICS if m in trials]
+    picks = {}
+    gan = trials[trials["method"] == "gan"]
+    if not gan.empty:
+        ranked = gan.groupby("config")[metric].mean().sort_values(ascending=False)
+        picks["GAN (best config)"] = ranked.index[0]
+        picks["GAN (median config)"] = ranked.index[len(ranked) // 2]
+    for method, label in (("vae", "VAE"), ("imle", "IMLE")):
+        sub = trials[trials["method"] == method]
+        if not sub.empty:
+            picks[label] = sub.groupby("config")[metric].mean().idxmax()
+    if not picks:
+        raise UserError("no GAN, VAE or IMLE trials found")
+    rows, seeds = [], {}
+    reference = trials[trials["config"] == picks.get("GAN (best config)", "")][metric].values
+    for label, config in picks.items():
+        group = trials[trials["config"] == config]
+        seeds[label] = group[metric].values
+        row = {"model": label, "seeds": len(group)}
+        for m in metrics:
+            mean, half = mean_ci(group[m].values)
+            row[m], row[f"{m}_ci95"] = mean, half
+        if len(reference) >= 2 and len(group) >= 2 and not label.startswith("GAN (best"):
+            row[f"p_vs_best_gan_{metric}"] = float(stats.ttest_ind(group[metric], reference, equal_var=False).pvalue)
+        else:
+            row[f"p_vs_best_gan_{metric}"] = float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows), seeds
+
+
+def markdown(table: pd.DataFrame, metric: str) -> str:
+    metrics = [m for m in METRICS if m in table]
+    shown = pd.DataFrame({"model": table["model"], "seeds": table["seeds"]})
+    for m in metrics:
+        shown[m] = [f"{v:.3f} ± {h:.3f}" for v, h in zip(table[m], table[f"{m}_ci95"])]
+    shown[f"p vs best GAN ({metric})"] = [f"{p:.3g}" if p == p else "" for p in table[f"p_vs_best_gan_{metric}"]]
+    return shown.to_markdown(index=False) + "\n"
+
+
+def run(results: str, out: Path, metric: str, baselines: str | None = None) -> list[Path]:
+    trials = load_study(results).trials
+    if baselines:
+        trials = pd.concat([trials, load_study(baselines).trials], ignore_index=True)
+    table, _ = comparison(trials, metric)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "baselines.csv", index=False)
+    (out / "baselines.md").write_text(markdown(table, metric))
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.bar(table["model"], table[metric], yerr=table[f"{metric}_ci95"], capsize=4)
+    ax.set_ylabel(f"{metric} (mean ± 95% CI)")
+    ax.tick_params(axis="x", labelsize=8)
+    fig.savefig(out / "baselines.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return [out / "baselines.csv", out / "baselines.md", out / "baselines.png"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("--baselines", help="a baselines study's results folder")
+    p.add_argument("--metric", default="coverage")
+    p.add_argument("--out", default="out/analysis")
+    args = p.parse_args(argv)
+    return run_cli("baselines", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Collapse maps: a collapse metric over D/G ratio x lr_d/lr_g, one panel per conditioning, and trajectories.
+
+    python analysis/collapse_map.py RESULTS_DIR [--out DIR] [--metrics coverage,z_sensitivity,collapsed]
+
+Cells show the mean of the metric's last report over the trials in the cell (for `collapsed`: the
+share of trials collapsed) and the trial count. Writes collapse_map_<metric>.png/.csv and
+trajectory_<metric>.png.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mgen.errors import UserError, run_cli  # noqa: E402
+from mgen.results import StudyResults, load_study  # noqa: E402
+
+LR_EDGES = (-1.0, -0.3, 0.3, 1.0)  # log10(lr_d / lr_g) bin edges
+LR_LABELS = ("<0.1", "0.1-0.5", "~1", "2-10", ">10")
+
+
+def lr_bin(log_ratio: pd.Series) -> pd.Series:
+    return pd.Series(np.asarray(LR_LABELS)[np.digitize(log_ratio, LR_EDGES)], index=log_ratio.index)
+
+
+def map_table(study: StudyResults, metric: str) -> pd.DataFrame:
+    """One row a cell: conditioning, dg_ratio, lr bin, mean of the metric's last report, trials."""
+    gan = study.trials[study.trials["method"] == "gan"].copy()
+    if gan.empty or metric not in gan:
+        raise UserError(f"no GAN trial in {study.uri} reported {metric!r}")
+    gan["lr_ratio"] = lr_bin(gan["log10_lr_ratio"])
+    cells = gan.groupby(["conditioning", "dg_ratio", "log_dg", "lr_ratio"], as_index=False)[metric].agg(["mean", "count"])
+    return cells.rename(columns={"mean": metric, "count": "trials"})
+
+
+def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
+    cells = map_table(study, metric)
+    conditionings = sorted(cells["conditioning"].unique())
+    ratios = cells.sort_values("log_dg", ascending=False)["dg_ratio"].unique()
+    fig, axes = plt.subplots(1, len(conditionings), figsize=(3.6 * len(conditionings) + 1, 3.6), squeeze=False)
+    vmin, vmax = (0, 1) if metric in ("coverage", "collapsed", "precision", "recall") else (None, None)
+    for ax, cond in zip(axes[0], conditionings):
+        sub = cells[cells["conditioning"] == cond]
+        grid = np.full((len(ratios), len(LR_LABELS)), np.nan)
+        counts = np.zeros_like(grid, dtype=int)
+        for _, row in sub.iterrows():
+            i, j = list(ratios).index(row["dg_ratio"]), LR_LABELS.index(row["lr_ratio"])
+            grid[i, j], counts[i, j] = row[metric], row["trials"]
+        image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+        for i in range(len(ratios)):
+            for j in range(len(LR_LABELS)):
+                if counts[i, j]:
+                    ax.text(j, i, f"{grid[i, j]:.2f}\nn={counts[i, j]}", ha="center", va="center", fontsize=7,
+                            color="white" if vmax is None or grid[i, j] < 0.6 * (vmax or 1) else "black")
+        ax.set_xticks(range(len(LR_LABELS)), LR_LABELS, fontsize=7)
+        ax.set_yticks(range(len(ratios)), ratios)
+        ax.set_xlabel("lr_d / lr_g")
+        ax.set_title(f"cond: {cond}", fontsize=9)
+    axes[0, 0].set_ylabel("D:G steps")
+    fig.colorbar(image, ax=axes[0].tolist(), label=metric + (" (share of trials)" if metric == "collapsed" else ""))
+    fig.suptitle(f"{metric} by D/G ratio and learning-rate ratio")
+    out.mkdir(parents=True, exist_ok=True)
+    png, csv = out / f"collapse_map_{metric}.png", out / f"collapse_map_{metric}.csv"
+    fig.savefig(png, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    cells.drop(columns="log_dg").to_csv(csv, index=False)
+    return [png, csv]
+
+
+def trajectory(study: StudyResults, metric: str, out: Path) -> Path:
+    """Mean of the metric over training steps, one line per D/G ratio (baselines as their own lines)."""
+    history = study.history.merge(study.trials[["trial_id", "dg_ratio", "log_dg"]], on="trial_id")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for ratio, group in sorted(history.groupby("dg_ratio"), key=lambda kv: -kv[1]["log_dg"].iloc[0]):
+        mean = group.groupby("step")[metric].mean()
+        ax.plot(mean.index, mean.values, marker="o", ms=3, label=ratio)
+    ax.set_xlabel("training iteration")
+    ax.set_ylabel(metric)
+    ax.legend(title="D:G", fontsize=7)
+    ax.set_title(f"{metric} during training")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"trajectory_{metric}.png"
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def run(results: str, out: Path, metrics: list[str]) -> list[Path]:
+    study = load_study(results)
+    files = []
+    for metric in metrics:
+        files += collapse_map(study, metric, out)
+        files.append(trajectory(study, metric, out))
+    return files
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", help="a study's results folder (or URI)")
+    p.add_argument("--out", default="out/analysis", help="output folder")
+    p.add_argument("--metrics", default="coverage,z_sensitivity,collapsed")
+    args = p.parse_args(argv)
+
+    def body():
+        for f in run(args.results, Path(args.out), args.metrics.split(",")):
+            print(f"wrote {f}")
+
+    return run_cli("collapse_map", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

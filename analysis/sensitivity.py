@@ -1,0 +1,144 @@
+"""Which hyperparameters matter: fANOVA importance, marginal effects, and the expected best metric vs trials run.
+
+    python analysis/sensitivity.py RESULTS_DIR [--metric coverage] [--baselines DIR] [--out DIR]
+
+Importance uses Optuna's fANOVA evaluator (Hutter et al. 2014) on the study's trials, whatever search
+produced them. The expected-max curve (Dodge et al. 2019) gives, for n trials drawn at random from
+those run, the expected best metric, with a bootstrapped 95% band; GAN and baselines side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mgen.errors import UserError, run_cli  # noqa: E402
+from mgen.results import PARAM_PREFIX, StudyResults, load_study  # noqa: E402
+
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def varied_params(trials: pd.DataFrame) -> list[str]:
+    return [c for c in trials.columns if c.startswith(PARAM_PREFIX) and trials[c].map(str).nunique() > 1]
+
+
+def _distribution(values: pd.Series):
+    if pd.api.types.is_numeric_dtype(values) and values.nunique() > 3:
+        lo, hi = float(values.min()), float(values.max())
+        return optuna.distributions.FloatDistribution(lo, hi, log=lo > 0 and hi / lo >= 10)
+    return optuna.distributions.CategoricalDistribution(sorted(values.map(str).unique()))
+
+
+def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
+    """fANOVA importance of each varied hyperparameter for the metric's last report."""
+    trials = trials.dropna(subset=[metric])
+    params = varied_params(trials)
+    if len(trials) < 2 or not params:
+        raise UserError(f"importance needs at least 2 trials that differ in a hyperparameter and report {metric}")
+    if trials[metric].nunique() < 2:
+        raise UserError(f"every trial has {metric}={trials[metric].iloc[0]:.4g}: no variance for fANOVA to explain; "
+                        "pick another --metric or run more trials")
+    dists = {p[len(PARAM_PREFIX):]: _distribution(trials[p]) for p in params}
+    study = optuna.create_study(direction="maximize")
+    for _, row in trials.iterrows():
+        values = {name: (str(row[PARAM_PREFIX + name]) if isinstance(d, optuna.distributions.CategoricalDistribution)
+                         else float(row[PARAM_PREFIX + name])) for name, d in dists.items()}
+        study.add_trial(optuna.trial.create_trial(params=values, distributions=dists, value=float(row[metric])))
+    result = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed), normalize=True)
+    return pd.Series(result, name="importance")
+
+
+def expected_max(values: np.ndarray, n_boot: int = 500, seed: int = 0):
+    """For n = 1..N: expected best of n trials drawn without replacement, and a bootstrap 95% band."""
+    values = np.sort(np.asarray(values, dtype=float))
+    values = values[~np.isnan(values)]
+    n_total = len(values)
+
+    def curve(v):
+        v = np.sort(v)
+        # P(max of n draws is the i-th smallest) = C(i, n) - C(i-1, n) over C(N, n), with i 1-based.
+        out = []
+        for n in range(1, len(v) + 1):
+            weights = np.array([math.comb(i, n) - math.comb(i - 1, n) for i in range(1, len(v) + 1)], float)
+            out.append(float((weights / math.comb(len(v), n)) @ v))
+        return np.array(out)
+
+    mean = curve(values)
+    rng = np.random.default_rng(seed)
+    boots = np.stack([curve(rng.choice(values, n_total, replace=True)) for _ in range(n_boot)])
+    return np.arange(1, n_total + 1), mean, np.percentile(boots, 2.5, axis=0), np.percentile(boots, 97.5, axis=0)
+
+
+def run(results: str, out: Path, metric: str, baselines: str | None = None) -> list[Path]:
+    study = load_study(results)
+    trials = study.trials
+    if baselines:
+        trials = pd.concat([trials, load_study(baselines).trials], ignore_index=True)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    gan = trials[trials["method"] == "gan"]
+    imp = importances(gan if len(gan) >= 2 else trials, metric)
+    imp.to_csv(out / f"importance_{metric}.csv", header=True)
+    (out / f"importance_{metric}.md").write_text(imp.to_frame().to_markdown(floatfmt=".3f") + "\n")
+    fig, ax = plt.subplots(figsize=(5, 0.4 * len(imp) + 1.2))
+    ax.barh(imp.index[::-1], imp.values[::-1])
+    ax.set_xlabel(f"fANOVA importance for {metric}")
+    fig.savefig(out / f"importance_{metric}.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    files += [out / f"importance_{metric}.{ext}" for ext in ("csv", "md", "png")]
+    # Marginal effect of each varied hyperparameter: the metric of every trial against its value.
+    params = varied_params(gan if len(gan) >= 2 else trials)
+    fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params), 3), squeeze=False)
+    for ax, p in zip(axes[0], params):
+        x = trials[p]
+        if pd.api.types.is_numeric_dtype(x) and x.nunique() > 3:
+            ax.scatter(x, trials[metric], s=12)
+            if x.min() > 0 and x.max() / x.min() >= 10:
+                ax.set_xscale("log")
+        else:
+            groups = {k: g[metric].dropna().values for k, g in trials.groupby(x.map(str))}
+            ax.boxplot(list(groups.values()), tick_labels=list(groups.keys()))
+            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.set_title(p[len(PARAM_PREFIX):], fontsize=9)
+    axes[0, 0].set_ylabel(metric)
+    fig.savefig(out / f"marginals_{metric}.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    files.append(out / f"marginals_{metric}.png")
+    # Expected best metric vs trials run, per method.
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for method, group in trials.groupby("method"):
+        n, mean, lo, hi = expected_max(group[metric].values)
+        ax.plot(n, mean, label=method)
+        ax.fill_between(n, lo, hi, alpha=0.2)
+    ax.set_xlabel("trials run")
+    ax.set_ylabel(f"expected best {metric}")
+    ax.legend()
+    fig.savefig(out / f"expected_max_{metric}.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    files.append(out / f"expected_max_{metric}.png")
+    return files
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("--metric", default="coverage")
+    p.add_argument("--baselines", help="a baselines study's results folder, for the expected-max comparison")
+    p.add_argument("--out", default="out/analysis")
+    args = p.parse_args(argv)
+    return run_cli("sensitivity", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Reading a study's results folder (local path or any URI pyarrow opens, e.g. s3://) without Ray.
+
+A study folder holds one `trainable_*` folder per trial with `params.json` (the sampled config),
+`progress.csv` (one row per evaluation) and `checkpoint_*/checkpoint.pt`, plus `study.json`.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from mgen.errors import UserError
+from mgen.study.space import expand
+
+PARAM_PREFIX = "param/"
+
+
+def _filesystem(uri: str):
+    """(pyarrow filesystem, path inside it) for a local path or a URI."""
+    import pyarrow.fs as pafs
+
+    if "://" in uri:
+        return pafs.FileSystem.from_uri(uri)
+    return pafs.LocalFileSystem(), str(Path(uri).expanduser().resolve())
+
+
+def _read_text(fs, path: str) -> str:
+    with fs.open_input_stream(path) as f:
+        return f.read().decode()
+
+
+@dataclass
+class StudyResults:
+    uri: str
+    trials: pd.DataFrame  # one row a trial: trial_id, dir, param/<name> columns, last metrics, best
+    history: pd.DataFrame  # one row a report: trial_id, step, metrics
+    summary: dict  # study.json, if present
+
+    @property
+    def params(self) -> list[str]:
+        return [c[len(PARAM_PREFIX):] for c in self.trials.columns if c.startswith(PARAM_PREFIX)]
+
+    def best_trial(self, metric: str, mode: str = "max") -> pd.Series:
+        ranked = self.trials.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in self.trials else self.trials.iloc[:0]
+        if ranked.empty:
+            raise UserError(f"no trial in {self.uri} reported {metric!r}")
+        return ranked.sort_values(f"best_{metric}", ascending=mode == "min").iloc[0]
+
+
+def _derived(params: dict) -> dict:
+    """Config fields the maps group by: method, D/G ratio, lr ratio, conditioning."""
+    flat = expand(params)
+    out = {"method": flat.get("method", "gan")}
+    d, g = int(flat.get("d_steps", 1)), int(flat.get("g_steps", 1))
+    out["dg_ratio"] = f"{d}:{g}" if out["method"] == "gan" else out["method"]
+    out["log_dg"] = math.log2(d / g)
+    lr_d, lr_g = float(flat.get("lr_d", 2e-4)), float(flat.get("lr_g", 2e-4))
+    out["lr_d"], out["lr_g"] = lr_d, lr_g
+    out["log10_lr_ratio"] = math.log10(lr_d / lr_g)
+    cond, inject = flat.get("cond", "none"), flat.get("inject", "1d")
+    out["conditioning"] = cond if cond == "none" else f"{cond}/{inject}"
+    out["seed"] = flat.get("seed", 0)
+    return out
+
+
+def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults:
+    """Every trial's params and reports; best_<metric> per trial for the metrics asked for (max)."""
+    fs, root = _filesystem(uri)
+    import pyarrow.fs as pafs
+
+    info = fs.get_file_info(root)
+    if info.type != pafs.FileType.Directory:
+        raise UserError(f"{uri} is not a results folder; give the folder a study printed as `results:`")
+    trial_rows, reports = [], []
+    for entry in fs.get_file_info(pafs.FileSelector(root)):
+        if entry.type != pafs.FileType.Directory or not entry.base_name.startswith("trainable_"):
+            continue
+        try:
+            params = json.loads(_read_text(fs, f"{entry.path}/params.json"))
+            progress = pd.read_csv(io.StringIO(_read_text(fs, f"{entry.path}/progress.csv")))
+        except (FileNotFoundError, OSError, pd.errors.EmptyDataError):
+            continue  # a trial that never reported
+        trial_id = str(progress["trial_id"].iloc[0]) if "trial_id" in progress else entry.base_name
+        progress = progress.drop(columns=[c for c in ("samples", "audio_renderer") if c in progress])
+        progress["trial_id"] = trial_id
+        reports.append(progress)
+        row = {"trial_id": trial_id, "dir": entry.path, **{PARAM_PREFIX + k: v for k, v in params.items()},
+               **_derived(params)}
+        last = progress.iloc[-1].to_dict()
+        row.update({k: v for k, v in last.items() if k not in row})
+        for metric in metrics_for_best:
+            if metric in progress:
+                row[f"best_{metric}"] = progress[metric].max()
+        row["reports"] = len(progress)
+        trial_rows.append(row)
+    if not trial_rows:
+        raise UserError(f"{uri} holds no trial results; run a study first (python studies/gan_collapse.py)")
+    summary = {}
+    try:
+        summary = json.loads(_read_text(fs, f"{root}/study.json"))
+    except (FileNotFoundError, OSError):
+        pass
+    trials = pd.DataFrame(trial_rows).sort_values("trial_id").reset_index(drop=True)
+    return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary)
+
+
+def best_checkpoint(trial_dir: str, metric: str, mode: str = "max") -> str:
+    """Path (or URI) of the trial checkpoint saved at its best report by `metric`; latest if unknown."""
+    fs, _ = _filesystem(trial_dir)
+    import pyarrow.fs as pafs
+
+    progress = pd.read_csv(io.StringIO(_read_text(fs, f"{trial_dir}/progress.csv")))
+    checkpoints = sorted(e.path for e in fs.get_file_info(pafs.FileSelector(trial_dir))
+                         if e.type == pafs.FileType.Directory and e.base_name.startswith("checkpoint_"))
+    if not checkpoints:
+        raise UserError(f"{trial_dir} has no checkpoint")
+    if metric in progress and "checkpoint_dir_name" in progress:
+        kept = progress[progress["checkpoint_dir_name"].isin([Path(c).name for c in checkpoints])]
+        if not kept.empty:
+            row = kept.loc[kept[metric].idxmax() if mode == "max" else kept[metric].idxmin()]
+            return f"{trial_dir}/{row['checkpoint_dir_name']}"
+    return checkpoints[-1]
+
+
+def fetch_checkpoint(checkpoint_dir: str, local_dir: str | None = None) -> Path:
+    """checkpoint.pt of a checkpoint folder, copied to a local folder when it lives behind a URI."""
+    fs, path = _filesystem(checkpoint_dir)
+    if "://" not in checkpoint_dir:
+        return Path(path) / "checkpoint.pt"
+    target = Path(local_dir or tempfile.mkdtemp(prefix="mgen-ckpt-")) / "checkpoint.pt"
+    with fs.open_input_stream(f"{path}/checkpoint.pt") as src, target.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return target
