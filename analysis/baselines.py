@@ -8,7 +8,6 @@ row's seeds against the best GAN config's on `--metric`. Writes baselines.csv/.m
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.results import PARAM_PREFIX, load_study  # noqa: E402
+from mgen.results import PARAM_PREFIX, analysis_parser, load_study  # noqa: E402
 
 METRICS = ("coverage", "precision", "recall", "density", "music_overlap", "ndb_ratio", "jsd", "duplicate_rate",
            "z_sensitivity", "collapsed", "modes_captured", "high_quality")
@@ -103,11 +102,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("--baselines", help="a baselines study's results folder")
-    p.add_argument("--metric", default="coverage")
-    p.add_argument("--out", default="out/analysis")
+    p = analysis_parser(__doc__, "out/analysis")
     args = p.parse_args(argv)
     return run_cli("baselines", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
 

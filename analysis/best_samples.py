@@ -7,12 +7,11 @@ General MIDI SoundFont when both are installed, else from pretty_midi's sine syn
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from mgen.errors import UserError, run_cli
-from mgen.results import best_checkpoint, fetch_checkpoint, load_study
+from mgen.results import analysis_parser, best_checkpoint, fetch_checkpoint, load_study
 from mgen.train.generate import write_samples
 
 
@@ -33,12 +32,9 @@ def run(results: str, out: Path, metric: str = "coverage", trial: str | None = N
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("--metric", default="coverage")
+    p = analysis_parser(__doc__, "out/best_samples", baselines=False)
     p.add_argument("--trial", help="a trial id instead of the best")
     p.add_argument("--n", type=int, default=16, help="bars (in 8-bar phrases) or points")
-    p.add_argument("--out", default="out/best_samples")
     args = p.parse_args(argv)
 
     def body():

@@ -6,7 +6,6 @@ Images and audio are inlined (base64), so the file reads offline and travels alo
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import sys
@@ -21,7 +20,7 @@ import collapse_map  # noqa: E402
 import sensitivity  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.results import load_study  # noqa: E402
+from mgen.results import analysis_parser, load_study  # noqa: E402
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 img{max-width:100%;border:1px solid #ddd;margin:.4em 0}table{border-collapse:collapse;font-size:12px}
@@ -85,11 +84,7 @@ def build(results: str, out: Path, metric: str = "coverage", baselines: str | No
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("--baselines", help="a baselines study's results folder to compare with")
-    p.add_argument("--metric", default="coverage")
-    p.add_argument("--out", default="out/report.html")
+    p = analysis_parser(__doc__, "out/report.html")
     args = p.parse_args(argv)
     return run_cli("report", lambda: print(f"wrote {build(args.results, Path(args.out), args.metric, args.baselines)}"))
 

@@ -8,7 +8,6 @@ those run, the expected best metric, with a bootstrapped 95% band; GAN and basel
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.results import PARAM_PREFIX, StudyResults, load_study  # noqa: E402
+from mgen.results import PARAM_PREFIX, analysis_parser, load_study  # noqa: E402
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -131,11 +130,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("--metric", default="coverage")
-    p.add_argument("--baselines", help="a baselines study's results folder, for the expected-max comparison")
-    p.add_argument("--out", default="out/analysis")
+    p = analysis_parser(__doc__, "out/analysis")
     args = p.parse_args(argv)
     return run_cli("sensitivity", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
 

@@ -1,4 +1,5 @@
-"""Reading a study's results folder (local path or any URI pyarrow opens, e.g. s3://) without Ray.
+"""Reading a study's results folder (local path or any URI pyarrow opens, e.g. s3://) without Ray,
+or, where W&B is online, the study's runs from the W&B API (`wandb:ENTITY/PROJECT/GROUP`).
 
 A study folder holds one `trainable_*` folder per trial with `params.json` (the sampled config),
 `progress.csv` (one row per evaluation) and `checkpoint_*/checkpoint.pt`, plus `study.json`.
@@ -69,8 +70,50 @@ def _derived(params: dict) -> dict:
     return out
 
 
+def _trial_row(trial_id: str, location: str, params: dict, progress: pd.DataFrame,
+               metrics_for_best: tuple[str, ...]) -> dict:
+    row = {"trial_id": trial_id, "dir": location, **{PARAM_PREFIX + k: v for k, v in params.items()},
+           **_derived(params)}
+    row.update({k: v for k, v in progress.iloc[-1].to_dict().items() if k not in row})
+    for metric in metrics_for_best:
+        if metric in progress:
+            row[f"best_{metric}"] = progress[metric].max()
+    row["reports"] = len(progress)
+    return row
+
+
+def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults:
+    """`wandb:ENTITY/PROJECT/GROUP`: the study's runs from the W&B API (online W&B only).
+
+    Checkpoints are not in W&B: best_samples and report need the results folder itself.
+    """
+    import wandb
+
+    try:
+        entity, project, group = spec[len("wandb:"):].split("/", 2)
+    except ValueError:
+        raise UserError(f"{spec!r}: write wandb:ENTITY/PROJECT/GROUP (GROUP is the study name)") from None
+    runs = wandb.Api().runs(f"{entity}/{project}", filters={"group": group})
+    rows, reports = [], []
+    for run in runs:
+        history = run.history(pandas=True)
+        if history.empty:
+            continue
+        history["trial_id"] = run.id
+        reports.append(history)
+        rows.append(_trial_row(run.id, run.url, dict(run.config), history, metrics_for_best))
+    if not rows:
+        raise UserError(f"no runs with history in W&B group {group!r} of {entity}/{project}")
+    return StudyResults(spec, pd.DataFrame(rows), pd.concat(reports, ignore_index=True), {})
+
+
 def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults:
-    """Every trial's params and reports; best_<metric> per trial for the metrics asked for (max)."""
+    """Every trial's params and reports; best_<metric> per trial for the metrics asked for (max).
+
+    uri: a results folder, a URI pyarrow opens (s3://, gs://, file://), or wandb:ENTITY/PROJECT/GROUP.
+    """
+    if uri.startswith("wandb:"):
+        return load_wandb_study(uri, metrics_for_best)
     fs, root = _filesystem(uri)
     import pyarrow.fs as pafs
 
@@ -90,15 +133,8 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
         progress = progress.drop(columns=[c for c in ("samples", "audio_renderer") if c in progress])
         progress["trial_id"] = trial_id
         reports.append(progress)
-        row = {"trial_id": trial_id, "dir": entry.path, **{PARAM_PREFIX + k: v for k, v in params.items()},
-               **_derived(params)}
-        last = progress.iloc[-1].to_dict()
-        row.update({k: v for k, v in last.items() if k not in row})
-        for metric in metrics_for_best:
-            if metric in progress:
-                row[f"best_{metric}"] = progress[metric].max()
-        row["reports"] = len(progress)
-        trial_rows.append(row)
+        location = f"{uri.split('://', 1)[0]}://{entry.path}" if "://" in uri else entry.path
+        trial_rows.append(_trial_row(trial_id, location, params, progress, metrics_for_best))
     if not trial_rows:
         raise UserError(f"{uri} holds no trial results; run a study first (python studies/gan_collapse.py)")
     summary = {}
@@ -137,3 +173,16 @@ def fetch_checkpoint(checkpoint_dir: str, local_dir: str | None = None) -> Path:
     with fs.open_input_stream(f"{path}/checkpoint.pt") as src, target.open("wb") as dst:
         shutil.copyfileobj(src, dst)
     return target
+
+
+def analysis_parser(doc: str, out: str, baselines: bool = True):
+    """The flags the analysis scripts share: RESULTS, --metric, --out and (optionally) --baselines."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("results", help="a study's results folder, a URI (s3://, file://) or wandb:ENTITY/PROJECT/STUDY")
+    p.add_argument("--metric", default="coverage", help="the study metric (higher is better)")
+    p.add_argument("--out", default=out, help="output folder (report: the HTML file)")
+    if baselines:
+        p.add_argument("--baselines", help="a baselines study's results folder to compare with")
+    return p

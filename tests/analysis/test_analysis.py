@@ -18,8 +18,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "analysis"))
 
-import baselines as baselines_table  # noqa: E402
-import collapse_map  # noqa: E402
 import sensitivity  # noqa: E402
 
 MOTIFS = ["--data", "motifs", "--search", "grid", "--no-collapse-stop", "--num-samples", "1",
@@ -116,6 +114,9 @@ def test_best_samples_writes_midi_png_and_wav(studies, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     trial = last_reports(gan)["trial_id"].iloc[0]
     assert f"trial {trial}" in script("best_samples", gan, "--trial", trial, "--out", tmp_path / "t")
+    # Through a URI, the checkpoint is pulled into the output folder first.
+    script("best_samples", gan.as_uri(), "--out", tmp_path / "uri")
+    assert (tmp_path / "uri" / "checkpoint.pt").exists() and (tmp_path / "uri" / "phrase_00.mid").exists()
 
 
 def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_path):

@@ -1,5 +1,4 @@
 """Every metric on constructed cases whose answer is known."""
-import math
 
 import numpy as np
 import pytest

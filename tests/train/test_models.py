@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mgen.data import DataConfig, load_dataset
+from mgen.data import load_dataset
 from mgen.models import CONDITIONS, INJECTIONS, build_models
 from mgen.train import TrialConfig
 from mgen.train.trial import TrialData, build_method

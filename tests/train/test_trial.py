@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mgen.cli import main
-from mgen.data import DataConfig, load_dataset
+from mgen.data import load_dataset
 from mgen.errors import UserError
 from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
 from tests.train.test_models import tiny
