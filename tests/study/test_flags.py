@@ -1,0 +1,39 @@
+"""Study flags and YAML config files, checked without starting Ray."""
+import pytest
+
+from mgen.errors import UserError
+from mgen.study.run import parse_args, plan_study
+from tests.study.conftest import tiny_spec
+
+
+def test_yaml_config_sets_flags_and_trial_fields_and_flags_override_it(tmp_path):
+    config = tmp_path / "study.yaml"
+    config.write_text("search: optuna\nnum_samples: 7\nscheduler: asha\nno_wandb: true\n"
+                      "set:\n  batch_size: 16\n  lr_g: 0.0005\n")
+    args = parse_args(tiny_spec(), ["--config", str(config), "--num-samples", "3", "--storage", str(tmp_path)])
+    assert (args.search, args.num_samples, args.scheduler, args.no_wandb) == ("optuna", 3, "asha", True)
+    plan = plan_study(tiny_spec(), args)
+    assert plan.fixed["batch_size"] == 16 and plan.fixed["lr_g"] == 0.0005
+    assert "lr_g" not in plan.space and plan.num_samples == 3
+
+
+def test_yaml_config_with_unknown_keys_or_bad_values_fails_clearly(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("serach: grid\n")
+    with pytest.raises(UserError, match="unknown key\\(s\\) serach; valid: "):
+        parse_args(tiny_spec(), ["--config", str(bad)])
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("set:\n  d_steps: 0\n")
+    with pytest.raises(UserError, match="config d_steps=0 is out of range"):
+        plan_study(tiny_spec(), parse_args(tiny_spec(), ["--config", str(wrong), "--storage", str(tmp_path)]))
+    with pytest.raises(UserError, match="does not exist"):
+        parse_args(tiny_spec(), ["--config", str(tmp_path / "missing.yaml")])
+
+
+def test_every_flag_has_help_a_new_user_can_follow(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(tiny_spec(), ["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--budget", "--search", "--num-samples", "--data", "--gpus-per-trial", "--storage", "--resume",
+                 "--config", "--objectives", "--no-wandb", "ray job submit"):
+        assert flag in text
