@@ -75,8 +75,8 @@ def _kde(samples: np.ndarray, scale: float):
 def overlap_and_kl(real_feature: np.ndarray, fake_feature: np.ndarray, n_pairs: int = 2000, seed: int = 0):
     """Yang & Lerch's overlap area and KL of intra-real vs real-to-generated distance distributions."""
     rng = np.random.default_rng(seed)
-    if len(real_feature) < 2 or len(fake_feature) < 1:
-        return 0.0, float("inf")
+    if len(real_feature) < 2 or len(fake_feature) < 1:  # no generated notes: no overlap, KL undefined
+        return 0.0, float("nan")
     i, j = rng.integers(len(real_feature), size=(2, n_pairs))
     keep = i != j
     intra = np.abs(real_feature[i[keep]] - real_feature[j[keep]])

@@ -222,7 +222,9 @@ def wandb_callbacks(plan: Plan) -> list:
     print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
     return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode,
-                               excludes=["audio_renderer"], log_config=False, **kwargs)]
+                               excludes=["audio_renderer"], log_config=False,
+                               reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
+                               **kwargs)]
 
 
 def build_datasets(plan: Plan) -> dict:

@@ -39,10 +39,10 @@ class TrialData:
 
     def __init__(self, ds: BarDataset, device: torch.device):
         self.ds, self.device, self.is_points = ds, device, ds.is_points
-        x = torch.as_tensor(ds.x, dtype=torch.float32)
+        x = torch.tensor(ds.x, dtype=torch.float32)  # a copy: arrays from Ray's object store are read-only
         self.x = (x if self.is_points else x[:, None]).to(device)  # (N, 2) or (N, 1, 16, 128)
-        self.prev = None if ds.prev is None else torch.as_tensor(ds.prev, dtype=torch.float32)[:, None].to(device)
-        self.chord = None if ds.chord is None else torch.as_tensor(ds.chord, dtype=torch.float32).to(device)
+        self.prev = None if ds.prev is None else torch.tensor(ds.prev, dtype=torch.float32)[:, None].to(device)
+        self.chord = None if ds.chord is None else torch.tensor(ds.chord, dtype=torch.float32).to(device)
 
     def __len__(self) -> int:
         return len(self.x)
