@@ -148,20 +148,20 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
 
 def best_checkpoint(trial_dir: str, metric: str, mode: str = "max") -> str:
     """Path (or URI) of the trial checkpoint saved at its best report by `metric`; latest if unknown."""
-    fs, _ = _filesystem(trial_dir)
+    fs, path = _filesystem(trial_dir)
     import pyarrow.fs as pafs
 
-    progress = pd.read_csv(io.StringIO(_read_text(fs, f"{trial_dir}/progress.csv")))
-    checkpoints = sorted(e.path for e in fs.get_file_info(pafs.FileSelector(trial_dir))
-                         if e.type == pafs.FileType.Directory and e.base_name.startswith("checkpoint_"))
-    if not checkpoints:
+    progress = pd.read_csv(io.StringIO(_read_text(fs, f"{path}/progress.csv")))
+    names = sorted(e.base_name for e in fs.get_file_info(pafs.FileSelector(path))
+                   if e.type == pafs.FileType.Directory and e.base_name.startswith("checkpoint_"))
+    if not names:
         raise UserError(f"{trial_dir} has no checkpoint")
+    best = names[-1]
     if metric in progress and "checkpoint_dir_name" in progress:
-        kept = progress[progress["checkpoint_dir_name"].isin([Path(c).name for c in checkpoints])]
+        kept = progress[progress["checkpoint_dir_name"].isin(names)]
         if not kept.empty:
-            row = kept.loc[kept[metric].idxmax() if mode == "max" else kept[metric].idxmin()]
-            return f"{trial_dir}/{row['checkpoint_dir_name']}"
-    return checkpoints[-1]
+            best = kept.loc[kept[metric].idxmax() if mode == "max" else kept[metric].idxmin(), "checkpoint_dir_name"]
+    return f"{trial_dir.rstrip('/')}/{best}"
 
 
 def fetch_checkpoint(checkpoint_dir: str, local_dir: str | None = None) -> Path:
@@ -170,6 +170,7 @@ def fetch_checkpoint(checkpoint_dir: str, local_dir: str | None = None) -> Path:
     if "://" not in checkpoint_dir:
         return Path(path) / "checkpoint.pt"
     target = Path(local_dir or tempfile.mkdtemp(prefix="mgen-ckpt-")) / "checkpoint.pt"
+    target.parent.mkdir(parents=True, exist_ok=True)
     with fs.open_input_stream(f"{path}/checkpoint.pt") as src, target.open("wb") as dst:
         shutil.copyfileobj(src, dst)
     return target

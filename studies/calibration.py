@@ -1,9 +1,10 @@
 """Calibration on the classic 2D mode-collapse protocol: modes captured and high-quality share on ring and grid.
 
-MLP G/D as in PacGAN / VEEGAN's 2D experiments (G: 4x400 ReLU + batch norm, D: 3x200, z in R^2,
-Adam lr 1e-4 with beta1 0.5, batch 100; a sample is high quality within 3 sd of a mode). GAN at 1:1
-and at other D/G ratios, VAE and IMLE, 10 seeds each; the table at the end sets the platform's
-numbers beside published ones (e.g. PacGAN's Table: GAN on the 2D grid of 25).
+MLP G/D as in PacGAN's 2D experiments (G: 4x400 ReLU + batch norm; D: 3x200 linear maxout units of
+5 pieces; z ~ N(0, I) in R^2; Adam lr 1e-4, beta1 0.8, batch 100; a sample is high quality within 3 sd
+of a mode). PacGAN trains 400 epochs of 100,000 points (400k iterations); budget full is 25,000.
+GAN at 1:1 and at other D/G ratios, VAE and IMLE, 10 seeds each; the table at the end sets the
+platform's numbers beside published ones (e.g. PacGAN's Table: GAN on the 2D grid of 25).
 
     python studies/calibration.py --budget smoke
 """
@@ -16,7 +17,7 @@ SPACE = {
     "variant": Choice(("gan/1:1", "gan/5:1", "gan/1:5", "vae", "imle")),
     "seed": Choice(tuple(range(10))),
 }
-PROTOCOL = {"batch_size": 100, "lr_d": 1e-4, "lr_g": 1e-4, "beta1_d": 0.5, "beta1_g": 0.5,
+PROTOCOL = {"batch_size": 100, "lr_d": 1e-4, "lr_g": 1e-4, "beta1_d": 0.8, "beta1_g": 0.8, "d_maxout": 5,
             "eval_samples": 2500, "kl_weight": 1.0, "imle_m": 10, "imle_pool": 1000}
 
 BUDGETS = {

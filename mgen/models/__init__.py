@@ -13,10 +13,11 @@ DEFAULT_WIDTH = {"bars": (128, 128), "points": (400, 200)}  # (G, D)
 
 
 def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
-                 cond: str = "none", inject: str = "1d") -> dict[str, nn.Module]:
+                 cond: str = "none", inject: str = "1d", d_maxout: int = 0) -> dict[str, nn.Module]:
     """The networks a method trains: gan -> {G, D}; vae -> {vae}; imle -> {G}.
 
     kind is "bars" (16x128 piano rolls) or "points" (2D mixtures); 0 sizes take the family defaults.
+    d_maxout > 1 gives the points D linear maxout units with that many pieces (PacGAN's 2D protocol).
     """
     z_dim = z_dim or DEFAULT_Z_DIM[kind]
     g_width = g_width or DEFAULT_WIDTH[kind][0]
@@ -24,7 +25,7 @@ def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
     if kind == "points":
         gen = MLPGenerator(z_dim, g_width)
         if method == "gan":
-            return {"G": gen, "D": MLPDiscriminator(d_width)}
+            return {"G": gen, "D": MLPDiscriminator(d_width, maxout=d_maxout)}
         if method == "vae":
             return {"vae": VAE(MLPEncoder(z_dim, d_width), gen, z_dim)}
         return {"G": gen}

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mgen.errors import UserError
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
-from mgen.train.config import TrialConfig
+from mgen.train.config import TrialConfig, load_yaml
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "study.json"
@@ -63,6 +61,8 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--storage", help="results folder or URI (s3://...); default: $MGEN_RESULTS or ./results")
     p.add_argument("--name", help="study name (default: study-data-budget-time); --resume with it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted study (latest if --name is not given)")
+    p.add_argument("--no-reuse-actors", action="store_true",
+                   help="a fresh worker process per trial (default: workers are reused; metrics are the same)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial, from its last checkpoint")
     p.add_argument("--no-wandb", action="store_true", help="no W&B logging (else offline unless WANDB_API_KEY is set)")
     p.add_argument("--wandb-project", default="mgen")
@@ -80,7 +80,10 @@ def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Names
         path = Path(args.config)
         if not path.exists():
             raise UserError(f"--config {path} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = load_yaml(path.read_text()) or {}
+        except Exception as exc:  # yaml.YAMLError
+            raise UserError(f"--config {path} is not valid YAML: {exc}".splitlines()[0]) from None
         if not isinstance(values, dict):
             raise UserError(f"--config {path} must hold a mapping of flag: value")
         known = {a.dest for a in parser._actions}
@@ -89,8 +92,11 @@ def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Names
             raise UserError(f"--config {path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(known - {'help', 'config'}))}")
         explicit = parser.parse_args(argv, namespace=argparse.Namespace(**{k: None for k in known}))
         for key, value in values.items():
-            if getattr(explicit, key) in (None, []):  # a flag given on the command line wins
-                setattr(args, key, list(value.items()) if key == "set" and isinstance(value, dict) else value)
+            if key == "set":  # merged field by field; a --set on the command line wins
+                value = list(value.items()) if isinstance(value, dict) else list(value)
+                setattr(args, key, value + list(explicit.set or []))
+            elif getattr(explicit, key) is None:  # a flag given on the command line wins
+                setattr(args, key, value)
     return args
 
 
@@ -103,7 +109,10 @@ def parse_sets(items) -> dict[str, Any]:
         key, sep, value = str(item).partition("=")
         if not sep:
             raise UserError(f"--set {item!r} is invalid; write FIELD=VALUE, e.g. --set batch_size=32")
-        out[key.strip()] = yaml.safe_load(value)
+        try:
+            out[key.strip()] = load_yaml(value)
+        except Exception:  # yaml.YAMLError: keep the text as written
+            out[key.strip()] = value
     return out
 
 
@@ -285,7 +294,7 @@ def build_tuner(plan: Plan, datasets: dict):
     tune_config = tune.TuneConfig(
         metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
         search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples,
-        max_concurrent_trials=args.max_concurrent)
+        max_concurrent_trials=args.max_concurrent, reuse_actors=not args.no_reuse_actors)
     param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from mgen.errors import UserError
-from mgen.train.config import TrialConfig
+from mgen.train.config import TrialConfig, load_yaml
 
 
 def field_help() -> dict[str, str]:
@@ -38,7 +38,7 @@ def read_yaml(path: str | None) -> dict:
     if not p.exists():
         raise UserError(f"config file {path} does not exist")
     try:
-        values = yaml.safe_load(p.read_text()) or {}
+        values = load_yaml(p.read_text()) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(values, dict):

@@ -5,12 +5,38 @@ Its flat dict form is what Ray Tune samples, what W&B logs and what the results 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from mgen.data import DataConfig
 from mgen.errors import UserError
 from mgen.models import CONDITIONS, INJECTIONS, METHODS
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 numbers: no base-60 (`dg_ratio: 1:5` stays "1:5", not 65), and 1e-4 is a float."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if not tag.endswith((":int", ":float"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|0b[01_]+)$"),
+    list("-+0123456789"))
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """yaml.safe_load with YAML 1.2 numbers: what config files and --set values go through."""
+    return yaml.load(text, Loader=_Loader)
+
 
 LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 
@@ -32,6 +58,7 @@ class TrialConfig:
     z_dim: int = 0  # noise/latent size (0 = family default: 100 bars, 2 points)
     g_width: int = 0  # G channels / hidden units (0 = default: 128 bars, 400 points)
     d_width: int = 0  # D (or VAE encoder) channels / hidden units (0 = default: 128 bars, 200 points)
+    d_maxout: int = 0  # 2D sets: D's hidden units are linear maxout with this many pieces (PacGAN: 5); 0 = LeakyReLU
     # --- GAN schedule and optimisation ---
     loss: str = "nonsat"  # nonsat | minimax | hinge | lsgan | wgan-gp
     d_steps: int = 1  # D updates per iteration (5 with g_steps=1 is 5:1)
@@ -101,11 +128,16 @@ class TrialConfig:
             ("kl_weight", 0.0, 1e4), ("imle_m", 1, 1000), ("imle_pool", 1, 100000), ("imle_inner_steps", 1, 100000),
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
+            ("d_maxout", 0, 16),
         ]
         for name, lo, hi in ranges:
             value = getattr(self, name)
             if not lo <= value <= hi:
                 raise UserError(f"config {name}={value!r} is out of range; valid: {lo} to {hi}")
+        if self.d_maxout == 1:
+            raise UserError("config d_maxout=1 is a linear layer; give 0 (LeakyReLU) or 2 to 16 pieces")
+        if self.d_maxout and self.data not in ("ring", "grid"):
+            raise UserError(f"config d_maxout is for the 2D sets (ring, grid), not {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":
             raise UserError(f"config cond={self.cond!r} needs bars; the 2D set {self.data!r} takes cond='none'")
         return self

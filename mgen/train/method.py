@@ -16,7 +16,8 @@ class Method:
         kind = "points" if data.is_points else "bars"
         self.nets: dict[str, nn.Module] = {
             k: m.to(data.device) for k, m in
-            build_models(cfg.method, kind, cfg.z_dim, cfg.g_width, cfg.d_width, cfg.cond, cfg.inject).items()}
+            build_models(cfg.method, kind, cfg.z_dim, cfg.g_width, cfg.d_width, cfg.cond, cfg.inject,
+                         cfg.d_maxout).items()}
         self.opts: dict[str, torch.optim.Optimizer] = {}
         self.counts: dict[str, int] = {}
 

@@ -37,3 +37,18 @@ def test_every_flag_has_help_a_new_user_can_follow(capsys):
     for flag in ("--budget", "--search", "--num-samples", "--data", "--gpus-per-trial", "--storage", "--resume",
                  "--config", "--objectives", "--no-wandb", "ray job submit"):
         assert flag in text
+
+
+def test_ratios_and_exponents_read_as_written_in_yaml_and_set_flags(tmp_path):
+    # YAML 1.1 reads 1:5 as the base-60 number 65 and 1e-4 as a string; a user means "1:5" and 0.0001.
+    config = tmp_path / "study.yaml"
+    config.write_text("set:\n  dg_ratio: 1:5\n  lr_d: 1e-4\n")
+    args = parse_args(tiny_spec(), ["--config", str(config), "--set", "lr_g=3e-4", "--storage", str(tmp_path)])
+    plan = plan_study(tiny_spec(), args)
+    assert plan.fixed["dg_ratio"] == "1:5" and plan.fixed["lr_d"] == 1e-4 and plan.fixed["lr_g"] == 3e-4
+    args = parse_args(tiny_spec(), ["--set", "dg_ratio=5:1", "--storage", str(tmp_path)])
+    assert plan_study(tiny_spec(), args).fixed["dg_ratio"] == "5:1"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("set: [unclosed\n")
+    with pytest.raises(UserError, match="is not valid YAML"):
+        parse_args(tiny_spec(), ["--config", str(broken)])

@@ -128,3 +128,50 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     for trial in trial_dirs(study_dir):
         steps = reports(trial)["step"].tolist()
         assert steps[-1] == 400, (trial.name, steps)
+
+
+def test_a_failed_trial_retries_from_its_last_checkpoint(results_dir, tmp_path):
+    argv = [sys.executable, "studies/gan_collapse.py", "--data", "ring", "--search", "grid", "--no-wandb",
+            "--storage", str(results_dir), "--name", "f", "--num-cpus", "2", "--no-collapse-stop",
+            "--num-samples", "1", "--max-failures", "2", "--set", "dg_ratio=1:1", "--set", "conditioning=none",
+            "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002", "--set", "steps=600",
+            "--set", "eval_every=40", "--set", "g_width=16", "--set", "d_width=16", "--set", "eval_samples=200"]
+    log = open(tmp_path / "study.log", "w")
+    driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    study_dir = results_dir / "f"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (study_dir.exists() and any(
+            (t / "checkpoint_000002").is_dir() for t in trial_dirs(study_dir))):
+        time.sleep(0.5)
+    def is_trial_worker(pid: str) -> bool:  # the trial actor's process title: ray::trainable.* (ray::ImplicitFunc)
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+        except OSError:
+            return False
+        return cmd.startswith("ray::trainable") or cmd.startswith("ray::ImplicitFunc")
+
+    workers = [int(p) for p in os.listdir("/proc") if p.isdigit() and is_trial_worker(p)]
+    assert workers, "no trial worker found: " + (tmp_path / "study.log").read_text()[-2000:]
+    for pid in workers:  # the trial's process dies: a failure, not a clean stop
+        os.kill(pid, signal.SIGKILL)
+    assert driver.wait(timeout=600) == 0, (tmp_path / "study.log").read_text()[-3000:]
+    summary = json.loads((study_dir / "study.json").read_text())
+    assert summary["trials"] == 1 and summary["errored"] == 0
+    progress = reports(trial_dirs(study_dir)[0])
+    assert progress["step"].iloc[-1] == 600
+    restarts = progress.index[progress["iterations_since_restore"] == 1].tolist()
+    assert len(restarts) == 2, progress[["step", "iterations_since_restore"]]
+    # After the restart the trial continued from a checkpoint, not from the first iteration.
+    assert progress.loc[restarts[1], "step"] > 40
+
+
+def test_a_reused_worker_gives_the_same_metrics_as_a_fresh_one(results_dir):
+    # The grid's one config three times on one CPU: trials 2 and 3 run in the worker trial 1 used.
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:2",))}, steps=30)
+    summary = run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "3", "--num-cpus", "1"))
+    assert summary["trials"] == 3 and summary["errored"] == 0
+    runs = [reports(t) for t in trial_dirs(results_dir / "t")]
+    assert len({int(r["pid"].iloc[0]) for r in runs}) == 1, "the worker was not reused"
+    metrics = ["loss_d", "loss_g", "coverage", "precision", "modes_captured", "high_quality", "z_sensitivity"]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0][metrics], other[metrics])

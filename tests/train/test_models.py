@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mgen.data import load_dataset
+from mgen.errors import UserError
 from mgen.models import CONDITIONS, INJECTIONS, build_models
 from mgen.train import TrialConfig
 from mgen.train.trial import TrialData, build_method
@@ -41,6 +42,22 @@ def test_mlp_family_shapes():
     assert build_models("imle", "points", 0, 0, 0)["G"].z_dim == 2
     mu, logvar = build_models("vae", "points", 0, 0, 0)["vae"].encoder(x)
     assert mu.shape == (B, 2)
+
+
+def test_pacgan_maxout_discriminator():
+    # PacGAN's 2D D: 3 hidden layers of 200 linear maxout units with 5 pieces, then one linear output.
+    d = build_models("gan", "points", 0, 0, 0, d_maxout=5)["D"]
+    assert sum(p.numel() for p in d.parameters()) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
+    x = torch.randn(B, 2)
+    logits, features = d(x, return_features=True)
+    assert logits.shape == (B,) and features.shape == (B, 200)
+    # Each unit is the max of its pieces: never below any single piece.
+    pieces = d.first.linear(x).view(B, 200, 5)
+    assert torch.equal(features, pieces.amax(dim=2)) and (features >= pieces[..., 0]).all()
+    with pytest.raises(UserError, match="d_maxout=1 is a linear layer"):
+        TrialConfig.from_dict({"data": "ring", "d_maxout": 1})
+    with pytest.raises(UserError, match="d_maxout is for the 2D sets"):
+        TrialConfig.from_dict({"data": "bach", "d_maxout": 5})
 
 
 def tiny(**kw):
