@@ -47,9 +47,15 @@ def midi_sources(folder: str) -> list[str]:
 
 
 def _part_notes(part) -> np.ndarray:
-    """(onset, end, pitch) rows of a music21 part, ties merged, grace notes dropped."""
+    """(onset, end, pitch) rows of a music21 part, ties merged, grace notes dropped.
+
+    Ties are merged in place on the flat view (4x faster than a copy); the part's notes change, so
+    read everything else (measures) from the part first.
+    """
     rows = []
-    for n in part.flatten().stripTies().notes:
+    flat = part.flatten()
+    flat.stripTies(inPlace=True)
+    for n in flat.notes:
         length = float(n.quarterLength)
         if length <= 0:
             continue
@@ -60,10 +66,10 @@ def _part_notes(part) -> np.ndarray:
 
 def _score_to_piece(score, name: str) -> Piece:
     parts = list(score.parts) or [score]
-    melody = _part_notes(parts[0])
-    harmony = np.concatenate([melody] + [_part_notes(p) for p in parts[1:]]) if len(parts) > 1 else melody
     measures = [(float(m.offset), float(m.duration.quarterLength), float(m.barDuration.quarterLength))
                 for m in parts[0].getElementsByClass("Measure")]
+    melody = _part_notes(parts[0])
+    harmony = np.concatenate([melody] + [_part_notes(p) for p in parts[1:]]) if len(parts) > 1 else melody
     return Piece(name, melody, harmony, np.asarray(measures, dtype=float).reshape(-1, 3))
 
 
