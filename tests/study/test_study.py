@@ -109,7 +109,7 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     study_dir = results_dir / "r"
     deadline = time.time() + 240
     while time.time() < deadline:  # wait until a trial has checkpointed, then kill the driver hard
-        if study_dir.exists() and any(t.glob("checkpoint_000001") for t in trial_dirs(study_dir)):
+        if study_dir.exists() and any((t / "checkpoint_000001").is_dir() for t in trial_dirs(study_dir)):
             break
         time.sleep(1)
     else:
@@ -119,6 +119,8 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
     unfinished = [t for t in trial_dirs(study_dir) if len(reports(t)) < 10]
     assert unfinished, "the study finished before it was killed; nothing to resume"
+    checkpointed = [t for t in unfinished if list(t.glob("checkpoint_*/checkpoint.pt"))]
+    assert checkpointed, "no unfinished trial had a checkpoint to resume from"
     resumed = subprocess.run([sys.executable, "studies/gan_collapse.py", "--resume", "--name", "r", "--no-wandb",
                               "--storage", str(results_dir), "--num-cpus", "2", "--data", "ring"],
                              cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -128,6 +130,10 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     for trial in trial_dirs(study_dir):
         steps = reports(trial)["step"].tolist()
         assert steps[-1] == 400, (trial.name, steps)
+    for trial in checkpointed:  # continued from its checkpoint, not from the first iteration
+        progress = reports(trial)
+        restarts = progress.index[progress["iterations_since_restore"] == 1].tolist()
+        assert len(restarts) == 2 and progress.loc[restarts[1], "step"] > 40, progress[["step", "iterations_since_restore"]]
 
 
 def test_a_failed_trial_retries_from_its_last_checkpoint(results_dir, tmp_path):
