@@ -68,7 +68,7 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--wandb-project", default="mgen")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="trial-config field for every trial, e.g. --set batch_size=32 (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the search algorithm")
+    p.add_argument("--seed", type=int, default=0, help="seed of the search (random and Optuna samples repeat with the same seed)")
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all)")
     return p
 
@@ -271,7 +271,10 @@ def build_tuner(plan: Plan, datasets: dict):
             raise UserError(f"--resume: no restorable study at {path}")
         print(f"resuming {path}")
         return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
-    search_alg, scheduler = None, None
+    from ray.tune.search import BasicVariantGenerator
+
+    # Grid and random search: seeded, so a study's sampled configs are the same every run.
+    search_alg, scheduler = BasicVariantGenerator(random_state=args.seed), None
     if args.search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch

@@ -181,3 +181,12 @@ def test_a_reused_worker_gives_the_same_metrics_as_a_fresh_one(results_dir):
     metrics = ["loss_d", "loss_g", "coverage", "precision", "modes_captured", "high_quality", "z_sensitivity"]
     for other in runs[1:]:
         pd.testing.assert_frame_equal(runs[0][metrics], other[metrics])
+
+
+def test_random_search_samples_the_same_configs_with_the_same_seed(results_dir):
+    spec = tiny_spec(steps=10, eval_every=10)
+    sampled = []
+    for name in ("a", "b"):
+        run_study(spec, study_args(results_dir, "--search", "random", "--num-samples", "2", "--name", name))
+        sampled.append([json.loads((t / "params.json").read_text()) for t in trial_dirs(results_dir / name)])
+    assert sampled[0] == sampled[1] and sampled[0][0]["lr_d"] != sampled[0][1]["lr_d"], sampled
