@@ -108,18 +108,29 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     study_dir = results_dir / "r"
     deadline = time.time() + 240
-    while time.time() < deadline:  # wait until a trial has checkpointed, then kill the driver hard
-        if study_dir.exists() and any((t / "checkpoint_000001").is_dir() for t in trial_dirs(study_dir)):
+    def saved_before_snapshot() -> list[Path]:
+        """Trials with a checkpoint older than Tune's last experiment snapshot (taken every ~10 s):
+        the ones a resume knows the checkpoint of."""
+        snapshots = list(study_dir.glob("experiment_state-*.json")) if study_dir.exists() else []
+        if not snapshots:
+            return []
+        snapshot = max(p.stat().st_mtime for p in snapshots)
+        return [t for t in trial_dirs(study_dir)
+                if any(c.stat().st_mtime < snapshot - 1 for c in t.glob("checkpoint_*/checkpoint.pt"))]
+
+    while time.time() < deadline:  # wait until a snapshot knows a checkpoint, then kill the driver hard
+        if any(len(reports(t)) < 10 for t in saved_before_snapshot()):
             break
-        time.sleep(1)
+        time.sleep(0.5)
     else:
         pytest.fail("no checkpoint appeared: " + (tmp_path / "first.log").read_text()[-3000:])
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
+    known = saved_before_snapshot()
     subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
     unfinished = [t for t in trial_dirs(study_dir) if len(reports(t)) < 10]
     assert unfinished, "the study finished before it was killed; nothing to resume"
-    checkpointed = [t for t in unfinished if list(t.glob("checkpoint_*/checkpoint.pt"))]
+    checkpointed = [t for t in unfinished if t in known]
     assert checkpointed, "no unfinished trial had a checkpoint to resume from"
     resumed = subprocess.run([sys.executable, "studies/gan_collapse.py", "--resume", "--name", "r", "--no-wandb",
                               "--storage", str(results_dir), "--num-cpus", "2", "--data", "ring"],
