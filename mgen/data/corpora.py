@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,13 +74,34 @@ def _score_to_piece(score, name: str) -> Piece:
     return Piece(name, melody, harmony, np.asarray(measures, dtype=float).reshape(-1, 3))
 
 
+@contextmanager
+def _no_beaming():
+    """music21's ABC import spends over half its time beaming notes for display; bars need no beams.
+
+    The same bars with and without (checked: all of bach, 6 celtic, 2 essen and 60 fiddle files), and
+    about twice as fast. Used with storePickle=False,
+    so music21's own parse cache never holds these beamless streams.
+    """
+    from music21 import stream
+
+    original = stream.Stream.makeBeams
+    stream.Stream.makeBeams = lambda self, *args, **kwargs: self
+    try:
+        yield
+    finally:
+        stream.Stream.makeBeams = original
+
+
 def parse_corpus_file(source: str) -> ParseResult:
     """One corpus file (a chorale, or an ABC file of one or many tunes) to Pieces."""
-    from music21 import corpus, stream
+    from music21 import converter, corpus, stream
 
     out = ParseResult()
     try:
-        parsed = corpus.parse(source)
+        path = source if Path(source).is_file() else corpus.getWork(source)  # a chorale is a corpus name
+        path = path[0] if isinstance(path, list) else path  # the file corpus.parse would take
+        with _no_beaming():
+            parsed = converter.parse(path, forceSource=True, storePickle=False)
     except Exception as exc:  # a file music21 cannot read is skipped and reported, not fatal
         out.failed.append(f"{source}: {type(exc).__name__}: {exc}")
         return out
