@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.results import PARAM_PREFIX, analysis_parser, load_study  # noqa: E402
+from mgen.errors import UserError  # noqa: E402
+from mgen.results import PARAM_PREFIX, analysis_main, load_study  # noqa: E402
 
 METRICS = ("coverage", "precision", "recall", "density", "music_overlap", "ndb_ratio", "jsd", "duplicate_rate",
            "z_sensitivity", "collapsed", "modes_captured", "high_quality")
@@ -102,9 +102,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
 
 
 def main(argv=None) -> int:
-    p = analysis_parser(__doc__, "out/analysis")
-    args = p.parse_args(argv)
-    return run_cli("baselines", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
+    return analysis_main("baselines", __doc__, run, argv)
 
 
 if __name__ == "__main__":

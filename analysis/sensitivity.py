@@ -20,8 +20,8 @@ import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.results import PARAM_PREFIX, analysis_parser, load_study  # noqa: E402
+from mgen.errors import UserError  # noqa: E402
+from mgen.results import PARAM_PREFIX, analysis_main, load_study  # noqa: E402
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -130,9 +130,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
 
 
 def main(argv=None) -> int:
-    p = analysis_parser(__doc__, "out/analysis")
-    args = p.parse_args(argv)
-    return run_cli("sensitivity", lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
+    return analysis_main("sensitivity", __doc__, run, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgen.errors import UserError
+from mgen.errors import UserError, run_cli
 from mgen.study.space import expand
 
 PARAM_PREFIX = "param/"
@@ -187,3 +187,9 @@ def analysis_parser(doc: str, out: str, baselines: bool = True):
     if baselines:
         p.add_argument("--baselines", help="a baselines study's results folder to compare with")
     return p
+
+
+def analysis_main(prog: str, doc: str, run, argv=None) -> int:
+    """main() of an analysis script whose run(results, out, metric, baselines) returns the files it wrote."""
+    args = analysis_parser(doc, "out/analysis").parse_args(argv)
+    return run_cli(prog, lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])

@@ -79,8 +79,8 @@ def _no_beaming():
     """music21's ABC import spends over half its time beaming notes for display; bars need no beams.
 
     The same bars with and without (checked: all of bach, 6 celtic, 2 essen and 60 fiddle files), and
-    about twice as fast. Used with storePickle=False,
-    so music21's own parse cache never holds these beamless streams.
+    about twice as fast. Used with storePickle=False, so music21's own parse cache never holds these
+    beamless streams.
     """
     from music21 import stream
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from mgen.errors import UserError
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
-from mgen.train.config import TrialConfig, load_yaml
+from mgen.train.config import TrialConfig, load_yaml, read_yaml_mapping
 
 log = logging.getLogger(__name__)
 SUMMARY_FILE = "study.json"
@@ -78,14 +80,7 @@ def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Names
     args = parser.parse_args(argv)
     if args.config:
         path = Path(args.config)
-        if not path.exists():
-            raise UserError(f"--config {path} does not exist")
-        try:
-            values = load_yaml(path.read_text()) or {}
-        except Exception as exc:  # yaml.YAMLError
-            raise UserError(f"--config {path} is not valid YAML: {exc}".splitlines()[0]) from None
-        if not isinstance(values, dict):
-            raise UserError(f"--config {path} must hold a mapping of flag: value")
+        values = read_yaml_mapping(args.config, label="--config", keys="flag")
         known = {a.dest for a in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -111,7 +106,7 @@ def parse_sets(items) -> dict[str, Any]:
             raise UserError(f"--set {item!r} is invalid; write FIELD=VALUE, e.g. --set batch_size=32")
         try:
             out[key.strip()] = load_yaml(value)
-        except Exception:  # yaml.YAMLError: keep the text as written
+        except yaml.YAMLError:  # keep the text as written
             out[key.strip()] = value
     return out
 

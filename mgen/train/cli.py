@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from mgen.errors import UserError
-from mgen.train.config import TrialConfig, load_yaml
+from mgen.train.config import TrialConfig, read_yaml_mapping
 
 
 def field_help() -> dict[str, str]:
@@ -31,23 +31,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                            help=f"{helps.get(f.name, '')} (default: {f.default})")
 
 
-def read_yaml(path: str | None) -> dict:
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"config file {path} does not exist")
-    try:
-        values = load_yaml(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
-    if not isinstance(values, dict):
-        raise UserError(f"config file {path} must hold a mapping of field: value")
-    return values
-
-
 def config_from_args(args, base: dict | None = None) -> TrialConfig:
-    values = {**(base or {}), **read_yaml(args.config)}
+    values = {**(base or {}), **(read_yaml_mapping(args.config) if args.config else {})}
     values.update({k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None})
     return TrialConfig.from_dict(values)
 

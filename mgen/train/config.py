@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,6 +37,20 @@ _Loader.add_implicit_resolver(
 def load_yaml(text: str):
     """yaml.safe_load with YAML 1.2 numbers: what config files and --set values go through."""
     return yaml.load(text, Loader=_Loader)
+
+
+def read_yaml_mapping(path: str, label: str = "config file", keys: str = "field") -> dict:
+    """A YAML file of `keys: value`; a missing, broken or non-mapping file is a one-line UserError."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{label} {path} does not exist")
+    try:
+        values = load_yaml(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{label} {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(values, dict):
+        raise UserError(f"{label} {path} must hold a mapping of {keys}: value")
+    return values
 
 
 LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
