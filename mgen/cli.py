@@ -1,4 +1,4 @@
-"""The `mgen` command: `mgen data build|info`, `mgen train`, `mgen generate`."""
+"""The `mgen` command: `mgen data build|info`, `mgen metrics check`, `mgen train`, `mgen generate`."""
 from __future__ import annotations
 
 import argparse
@@ -56,6 +56,38 @@ def cmd_data(args) -> None:
         print(f"wrote {midi} and {png}")
 
 
+def cmd_metrics_check(args) -> None:
+    """The metric sanity ladder (mgen/metrics/ladder.py): table, expected relations, exit 1 if one fails."""
+    import warnings
+
+    import pandas as pd
+
+    from mgen.data import load_dataset
+    from mgen.metrics.ladder import check_order, run_ladder
+
+    ds = load_dataset(_data_config(args))
+    if ds.is_points:
+        raise UserError(f"{args.name} holds 2D points; the ladder is for bars (bach, celtic, motifs, midi:PATH...)")
+    all_ok = True
+    for n in args.n:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = run_ladder(ds, n)
+        with pd.option_context("display.width", 200, "display.max_columns", 30):
+            print(f"\n{args.name}: {frame.attrs['n']} generated bars each, against {frame.attrs['reference']} "
+                  f"reference bars\n{frame.round(3).to_string()}")
+        for text, ok in check_order(frame, diverse=args.name != "motifs"):
+            print(f"  {'ok  ' if ok else 'FAIL'}  {text}")
+            all_ok &= bool(ok)
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(out / f"ladder_{args.name.replace(':', '_').replace('/', '_')}_{n}.csv")
+    print("\nexpected order " + ("holds" if all_ok else "DOES NOT HOLD"))
+    if not all_ok:
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mgen", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -70,6 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "info":
             p.add_argument("--out", default="out/data", help="folder for the example files")
         p.set_defaults(func=cmd_data)
+
+    metrics = sub.add_parser("metrics", help="check the metrics on constructed generators")
+    metrics_sub = metrics.add_subparsers(dest="action", required=True)
+    check = metrics_sub.add_parser(
+        "check", help="the sanity ladder: held-out bars, a memoriser, K repeated bars, hubs, noise, scored "
+                      "by evaluate; prints the table and whether the expected order holds (exit 1 if not)")
+    _add_data_args(check)
+    check.add_argument("--n", type=int, nargs="+", default=[256, 1000], help="generated bars per generator")
+    check.add_argument("--out", help="folder for the tables as CSV")
+    check.set_defaults(func=cmd_metrics_check)
 
     from mgen.train.cli import add_train_commands
 

@@ -80,6 +80,19 @@ class BarDataset:
     def is_points(self) -> bool:
         return self.x.ndim == 2
 
+    def subset(self, idx: np.ndarray) -> "BarDataset":
+        """The examples at `idx` (modes, stats and config kept)."""
+        pick = lambda a: None if a is None else a[idx]  # noqa: E731
+        return dataclasses.replace(self, x=self.x[idx], prev=pick(self.prev), chord=pick(self.chord),
+                                   piece=self.piece[idx])
+
+    def split(self) -> tuple["BarDataset", "BarDataset"]:
+        """(training part, held-out part), by piece for music and motifs, by example for 2D points."""
+        from mgen.data.split import heldout_mask
+
+        held = heldout_mask(np.arange(len(self)) if self.is_points else self.piece)
+        return self.subset(np.nonzero(~held)[0]), self.subset(np.nonzero(held)[0])
+
     def summary(self) -> dict:
         """Sizes and distributions a person checks a conversion with."""
         out = {"name": self.config.name, "examples": len(self), **self.stats}

@@ -14,10 +14,12 @@ Per-bar features (on binarised 16x128 bars; a note is a run of active steps of o
 Set-level: empty_bar_rate, and pc_histogram_entropy of the whole set's pitch-class histogram.
 
 Overlap (Yang & Lerch 2020, "On the evaluation of generative models in music"): for each feature,
-the distribution of distances within the real set and the distribution of distances between real
-and generated bars are estimated with Gaussian KDEs; `oa_<feature>` is their overlap area (1 =
-indistinguishable) and `kl_<feature>` the KL divergence from the intra-real one. `music_overlap` is
-the mean overlap area over features.
+three distributions of pairwise distances are estimated with Gaussian KDEs: within the real set,
+within the generated set, and between the two. `oa_<feature>` is the mean of two overlap areas with
+the intra-real one: the inter-set one (are generated bars like real ones?) and the intra-generated
+one (do generated bars differ from each other as real ones do? A repeated bar has all its intra-set
+distances at 0). 1 = indistinguishable. `kl_<feature>` is the KL divergence of the inter-set
+distribution from the intra-real one. `music_overlap` is the mean of `oa_` over features.
 """
 from __future__ import annotations
 
@@ -72,25 +74,35 @@ def _kde(samples: np.ndarray, scale: float):
     return gaussian_kde(samples + jitter)
 
 
+def _pair_distances(a: np.ndarray, b: np.ndarray | None, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """|a_i - b_j| for random pairs; within a (b None) the pairs are of distinct rows."""
+    if b is None:
+        i, j = rng.integers(len(a), size=(2, n_pairs))
+        keep = i != j
+        return np.abs(a[i[keep]] - a[j[keep]])
+    return np.abs(a[rng.integers(len(a), size=n_pairs)] - b[rng.integers(len(b), size=n_pairs)])
+
+
+def _overlap(p: np.ndarray, q: np.ndarray, dx: float) -> float:
+    return min(float(np.minimum(p, q).sum() * dx), 1.0)
+
+
 def overlap_and_kl(real_feature: np.ndarray, fake_feature: np.ndarray, n_pairs: int = 2000, seed: int = 0):
-    """Yang & Lerch's overlap area and KL of intra-real vs real-to-generated distance distributions."""
+    """(overlap area, KL) of Yang & Lerch's distance distributions, as in the module docstring."""
     rng = np.random.default_rng(seed)
-    if len(real_feature) < 2 or len(fake_feature) < 1:  # no generated notes: no overlap, KL undefined
+    if len(real_feature) < 2 or len(fake_feature) < 2:  # no generated notes: no overlap, KL undefined
         return 0.0, float("nan")
-    i, j = rng.integers(len(real_feature), size=(2, n_pairs))
-    keep = i != j
-    intra = np.abs(real_feature[i[keep]] - real_feature[j[keep]])
-    inter = np.abs(real_feature[rng.integers(len(real_feature), size=n_pairs)]
-                   - fake_feature[rng.integers(len(fake_feature), size=n_pairs)])
-    scale = max(intra.max(initial=0), inter.max(initial=0), 1e-6)
+    intra = _pair_distances(real_feature, None, n_pairs, rng)
+    inter = _pair_distances(real_feature, fake_feature, n_pairs, rng)
+    intra_fake = _pair_distances(fake_feature, None, n_pairs, rng)
+    scale = max(intra.max(initial=0), inter.max(initial=0), intra_fake.max(initial=0), 1e-6)
     grid = np.linspace(0, scale * 1.5, 512)
-    p, q = _kde(intra, scale)(grid), _kde(inter, scale)(grid)
     dx = grid[1] - grid[0]
-    p, q = p / (p.sum() * dx), q / (q.sum() * dx)
-    overlap = float(np.minimum(p, q).sum() * dx)
+    p, q, r = (_kde(d, scale)(grid) for d in (intra, inter, intra_fake))
+    p, q, r = (v / (v.sum() * dx) for v in (p, q, r))
     eps = 1e-12
     kl = float((p * np.log((p + eps) / (q + eps))).sum() * dx)
-    return min(overlap, 1.0), max(kl, 0.0)
+    return 0.5 * (_overlap(p, q, dx) + _overlap(p, r, dx)), max(kl, 0.0)
 
 
 def pc_histogram_entropy(bars) -> float:

@@ -19,11 +19,12 @@ import torch
 
 from mgen.data import BarDataset
 from mgen.errors import UserError
-from mgen.metrics import evaluate
+from mgen.metrics import decode_bars, evaluate
 from mgen.train.config import TrialConfig
 
 Z_SENS_CONDITIONS, Z_SENS_DRAWS = 10, 10  # z-sensitivity: conditions x noise draws per condition
 EVAL_DATA_SEED = 12345  # the real reference sample and eval conditions are the same for every trial
+REFERENCE_MAX = 2000  # held-out examples in the evaluation reference
 
 
 def resolve_device(name: str) -> torch.device:
@@ -35,9 +36,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 class TrialData:
-    """The data set as tensors on the device, with batch and condition sampling from a given RNG."""
+    """The training part of a data set as tensors on the device, with batch and condition sampling from
+    a given RNG, and the held-out part (mgen/data/split.py) that evaluation compares with."""
 
-    def __init__(self, ds: BarDataset, device: torch.device):
+    def __init__(self, full: BarDataset, device: torch.device):
+        ds, self.heldout = full.split()
         self.ds, self.device, self.is_points = ds, device, ds.is_points
         x = torch.tensor(ds.x, dtype=torch.float32)  # a copy: arrays from Ray's object store are read-only
         self.x = (x if self.is_points else x[:, None]).to(device)  # (N, 2) or (N, 1, 16, 128)
@@ -50,6 +53,13 @@ class TrialData:
     def conditions(self, idx: torch.Tensor):
         idx = idx.to(self.device)
         return (None if self.prev is None else self.prev[idx], None if self.chord is None else self.chord[idx])
+
+    def heldout_conditions(self, idx: torch.Tensor):
+        """(prev, chord) of held-out examples `idx`, on the device; None where the data has none."""
+        h = self.heldout
+        as_t = lambda a, shape: None if a is None else torch.tensor(a[idx.numpy()], dtype=torch.float32).reshape(shape).to(self.device)  # noqa: E731
+        return (as_t(h.prev, (len(idx), 1, *h.x.shape[1:])) if h.prev is not None else None,
+                as_t(h.chord, (len(idx), -1)) if h.chord is not None else None)
 
     def batch(self, n: int, g: torch.Generator):
         idx = torch.randint(len(self), (n,), generator=g)
@@ -70,14 +80,16 @@ class Report:
 
 
 @torch.no_grad()
-def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torch.Tensor | None = None):
-    """n samples from the method's sampler with the conditions of real examples `cond_idx`."""
+def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torch.Tensor | None = None,
+             heldout: bool = True):
+    """n samples from the method's sampler with the conditions of examples `cond_idx` (held-out ones by default)."""
     nets = method.modules()
     was_training = {k: m.training for k, m in nets.items()}
     for m in nets.values():
         m.eval()
     try:
-        prev, chord = data.conditions(cond_idx) if cond_idx is not None else (None, None)
+        conditions = data.heldout_conditions if heldout else data.conditions
+        prev, chord = conditions(cond_idx) if cond_idx is not None else (None, None)
         out = method.sample(data.noise(n, method.z_dim, g), prev, chord)
     finally:
         for k, m in nets.items():
@@ -86,33 +98,40 @@ def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torc
 
 
 def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tuple[dict, np.ndarray]:
-    """Metrics of eval_samples generated examples against a fixed real reference sample."""
-    n = min(cfg.eval_samples, len(data))
+    """Metrics of eval_samples generated examples, with held-out conditions, against the held-out part.
+
+    The reference is every held-out example (at most REFERENCE_MAX, a fixed sample), whatever the
+    budget: k-NN balls of a small reference are wide, and one typical bar then sits in many of them.
+    """
+    heldout = data.heldout
     fixed = torch.Generator().manual_seed(EVAL_DATA_SEED)
-    ref_idx = torch.randperm(len(data), generator=fixed)[:n]
-    cond_idx = torch.randint(len(data), (n,), generator=fixed)
+    ref_idx = torch.randperm(len(heldout), generator=fixed)[:REFERENCE_MAX].sort().values
+    cond_idx = torch.randint(len(heldout), (cfg.eval_samples,), generator=fixed)
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # independent of training RNG
-    fake = generate(method, data, n, g, cond_idx)
+    fake = generate(method, data, cfg.eval_samples, g, cond_idx)
     same_idx = cond_idx[:Z_SENS_CONDITIONS].repeat_interleave(Z_SENS_DRAWS)
     same = generate(method, data, len(same_idx), g, same_idx)
     same = same.reshape(Z_SENS_CONDITIONS, Z_SENS_DRAWS, *same.shape[1:])
-    real = data.ds.x[ref_idx.numpy()]
-    kind = "points" if data.is_points else "bars"
-    if kind == "bars":
-        fake, same = fake[:, 0], same[:, :, 0]  # drop the channel axis: (N, 16, 128)
-    metrics = evaluate(fake, real, kind=kind, same_condition=same, modes=data.ds.modes,
-                       mode_std=data.ds.mode_std, seed=0)
-    return metrics, fake[:16]
+    real = heldout.x[ref_idx.numpy()]
+    if data.is_points:
+        metrics = evaluate(fake, real, kind="points", same_condition=same, modes=heldout.modes,
+                           mode_std=heldout.mode_std, seed=0)
+        return metrics, fake[:16]
+    fake, same = fake[:, 0], same[:, :, 0]  # drop the channel axis: (N, 16, 128)
+    metrics = evaluate(fake, real, kind="bars", same_condition=same, modes=heldout.modes, train=data.ds.x,
+                       monophonic=not heldout.config.polyphonic, seed=0)
+    return metrics, decode_bars(fake[:16], not heldout.config.polyphonic)
 
 
 def params_finite(method) -> bool:
     return all(torch.isfinite(p).all() for m in method.modules().values() for p in m.parameters())
 
 
-def checkpoint_state(cfg: TrialConfig, step: int, method, g: torch.Generator) -> dict:
+def checkpoint_state(cfg: TrialConfig, step: int, method, g: torch.Generator, metrics: dict | None = None) -> dict:
     return {
         "config": cfg.to_dict(),
         "step": step,
+        "metrics": {k: float(v) for k, v in (metrics or {}).items()},  # this step's, for `mgen generate`'s warnings
         "models": {k: m.state_dict() for k, m in method.modules().items()},
         "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()},
         "extra": method.extra_state(),
@@ -190,11 +209,13 @@ def train(cfg: TrialConfig, ds: BarDataset, resume: dict | None = None) -> Itera
                    "steps_per_sec": (step - last_step) / max(now - last_time, 1e-9),
                    "diverged": float(diverged), **method.counters()}
         samples = None
-        if not diverged:
+        if diverged:  # nothing to evaluate: the trial failed, and ranks last by the study's objective
+            metrics.update({"failed": 1.0, "coverage": 0.0, "healthy_coverage": -1.0})
+        else:
             scores, samples = evaluate_method(method, data, cfg, step)
             metrics.update(scores)
         done = diverged or step >= cfg.steps
-        yield Report(step, metrics, None if diverged else checkpoint_state(cfg, step, method, g), samples, done)
+        yield Report(step, metrics, None if diverged else checkpoint_state(cfg, step, method, g, metrics), samples, done)
         if diverged:
             return
         last_step, last_time = step, time.perf_counter()

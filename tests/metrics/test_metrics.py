@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from mgen.metrics import evaluate
-from mgen.metrics.collapse import duplicates, is_collapsed, z_sensitivity
-from mgen.metrics.knn import prdc
+from mgen.metrics.collapse import duplicates, is_collapsed, memorisation, z_sensitivity
+from mgen.metrics.decoding import decode_bars
+from mgen.metrics.frechet import frechet_distance
+from mgen.metrics.knn import prdc, prdc_distinct
 from mgen.metrics.modes import mixture_modes, motif_modes
 from mgen.metrics.music import bar_features, music_statistics
 from mgen.metrics.ndb import ndb_bins
@@ -71,8 +73,9 @@ def test_z_sensitivity_is_output_spread_over_real_spread():
     groups = np.array([[[0.0, 0.0], [0.5, 0.0]]] * 5)  # within a group: distance 0.5
     # Random distinct real pairs are 2 apart half the time: mean real distance about 1.
     assert z_sensitivity(groups, real) == pytest.approx(0.5, rel=0.05)
-    assert is_collapsed(0.05, 0.0, 0.0) and not is_collapsed(0.5, 0.3, 0.2)
-    assert is_collapsed(0.5, 0.65, 0.2) and not is_collapsed(0.5, 0.65, 0.5)
+    # collapsed: diversity under 0.3, or z_sensitivity under 0.1 when it was measured
+    assert is_collapsed(0.2) and is_collapsed(0.9, 0.05) and not is_collapsed(0.9, 0.5)
+    assert not is_collapsed(0.9, float("nan")) and is_collapsed(0.2, float("nan"))
 
 
 def test_ndb_finds_the_bin_that_was_emptied():
@@ -153,3 +156,78 @@ def test_empty_generated_bars_cover_nothing():
     half = np.concatenate([real[:250], silence[:250]])
     h = evaluate(half, real)
     assert h["precision"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_prdc_equals_naeem_et_al_reference_implementation():
+    """The `prdc` package (Naeem et al.'s own code) on the same data, continuous and with ties."""
+    from prdc import compute_prdc
+
+    cases = [(gaussian(600), gaussian(500, 0.3)),
+             (random_bars(400).reshape(400, -1)[:, 60 * 16:84 * 16].astype(np.float32),  # ties everywhere
+              random_bars(300, seed=3).reshape(300, -1)[:, 60 * 16:84 * 16].astype(np.float32))]
+    for real, fake in cases:
+        ours = prdc(real, fake, k=5)
+        ref = compute_prdc(real, fake, nearest_k=5)
+        for name in ("precision", "recall", "density", "coverage"):
+            assert ours[name] == pytest.approx(float(ref[name]), abs=1e-6), name
+    real, fake = cases[0]
+    assert prdc_distinct(real, fake) == pytest.approx(prdc(real, fake))  # no repeated rows: the same
+
+
+def test_coverage_counts_each_repeated_real_bar_once_for_its_ball_and_by_weight_for_coverage():
+    real = np.repeat(gaussian(50), 10, axis=0)  # every real point ten times: strict balls of radius 0
+    fake = real[::10] + 1e-3
+    assert prdc(real, fake)["coverage"] == 0.0  # the reference semantics: nothing covers a copied point
+    assert prdc_distinct(real, fake)["coverage"] == 1.0
+    # Coverage is a share of real samples: a point held 40 times weighs 40 of 50.
+    common, rare = gaussian(1), 1000 + gaussian(10)
+    real = np.concatenate([np.repeat(common, 40, axis=0), rare])
+    assert prdc_distinct(real, np.repeat(common + 1e-3, 10, axis=0))["coverage"] == pytest.approx(0.8)
+
+
+def test_monophonic_decoding_plays_the_step_when_its_mass_is_half_and_takes_the_top_pitch():
+    probs = np.zeros((1, 16, 128))
+    probs[0, 0, 60:63] = 0.2  # spread over three pitches, each below 0.5: the step sounds (mass 0.6)
+    probs[0, 0, 61] = 0.3
+    probs[0, 1, 70] = 0.4  # mass 0.4: a rest
+    probs[0, 2, [64, 67]] = 1.0  # a tie: the top voice
+    bars = decode_bars(probs)
+    assert np.nonzero(bars[0, 0])[0].tolist() == [61]
+    assert not bars[0, 1].any() and np.nonzero(bars[0, 2])[0].tolist() == [67]
+    assert (decode_bars(random_bars(20)) == random_bars(20)).all()  # notes decode to themselves
+    assert decode_bars(probs, monophonic=False)[0, 2].sum() == 2  # polyphonic: each cell at 0.5
+
+
+def test_frechet_distance_is_zero_for_one_distribution_and_grows_with_a_shift():
+    base = gaussian(3000)
+    same, near, far = (frechet_distance(base, gaussian(3000, s)) for s in (0.0, 0.5, 2.0))
+    assert same < 0.05 and same < near < far
+    assert far == pytest.approx(8 * 4.0, rel=0.15)  # ||shift||^2 over 8 dimensions
+    assert np.isnan(frechet_distance(base, base[:1]))
+
+
+def test_memorisation_tells_copies_from_new_bars():
+    train = random_bars(200)
+    near_copy = train[:50].copy()
+    near_copy[:, 0] = False
+    near_copy[:, 0, 60] = True  # at most two cells moved
+    assert memorisation(train[:50], train) == 1.0 and memorisation(near_copy, train) == 1.0
+    assert memorisation(random_bars(50, seed=7), train) == 0.0
+
+
+def test_music_overlap_sees_a_generator_that_repeats_a_few_real_bars():
+    real = random_bars(600)
+    fresh = music_statistics(random_bars(600, seed=11), real)["music_overlap"]
+    four = music_statistics(np.resize(real[:4], (600, 16, 128)), real)["music_overlap"]
+    assert fresh > 0.85 and four < fresh - 0.15  # intra-generated distances are all 0 or a few values
+
+
+def test_evaluate_returns_flat_floats_with_the_new_collapse_and_failure_flags():
+    real = random_bars(800)
+    healthy = evaluate(random_bars(400, seed=4), real, train=random_bars(300, seed=5))
+    assert all(isinstance(v, float) for v in healthy.values())
+    assert healthy["collapsed"] == 0.0 and healthy["failed"] == 0.0
+    assert healthy["healthy_coverage"] == healthy["coverage"] > 0.5
+    one = evaluate(np.repeat(real[:1], 400, axis=0), real)
+    assert one["collapsed"] == 1.0 and one["healthy_coverage"] == pytest.approx(one["coverage"] - 1)
+    assert evaluate(np.zeros((400, 16, 128)), real)["failed"] == 1.0
