@@ -1,6 +1,6 @@
 """GAN (best and median config) vs VAE vs IMLE on every metric: mean +- 95% CI over seeds, with a test.
 
-    python analysis/baselines.py RESULTS_DIR [--baselines DIR] [--metric coverage] [--out DIR]
+    python analysis/baselines.py RESULTS_DIR [--baselines DIR] [--metric healthy_coverage] [--out DIR]
 
 A config is a trial's hyperparameters without its seed. GAN rows: the config with the best and the
 median mean `--metric`; VAE and IMLE rows: each method's best config. p is Welch's t-test of each
@@ -20,10 +20,12 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from mgen.errors import UserError  # noqa: E402
+from mgen.metrics.registry import direction  # noqa: E402
 from mgen.results import PARAM_PREFIX, analysis_main, load_study  # noqa: E402
 
-METRICS = ("coverage", "precision", "recall", "density", "music_overlap", "ndb_ratio", "jsd", "duplicate_rate",
-           "z_sensitivity", "collapsed", "modes_captured", "high_quality")
+METRICS = ("healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "diversity",
+           "music_overlap", "ndb_ratio", "jsd", "memorisation", "z_sensitivity", "collapsed", "failed",
+           "modes_captured", "high_quality")
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float]:
@@ -47,15 +49,17 @@ def comparison(trials: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, dict[st
     trials = config_groups(trials)
     metrics = [m for m in METRICS if m in trials]
     picks = {}
+    lower_is_better = direction(metric) == "min"
     gan = trials[trials["method"] == "gan"]
     if not gan.empty:
-        ranked = gan.groupby("config")[metric].mean().sort_values(ascending=False)
+        ranked = gan.groupby("config")[metric].mean().sort_values(ascending=lower_is_better, kind="stable")
         picks["GAN (best config)"] = ranked.index[0]
         picks["GAN (median config)"] = ranked.index[len(ranked) // 2]
     for method, label in (("vae", "VAE"), ("imle", "IMLE")):
         sub = trials[trials["method"] == method]
         if not sub.empty:
-            picks[label] = sub.groupby("config")[metric].mean().idxmax()
+            means = sub.groupby("config")[metric].mean()
+            picks[label] = means.idxmin() if lower_is_better else means.idxmax()
     if not picks:
         raise UserError("no GAN, VAE or IMLE trials found")
     rows, seeds = [], {}

@@ -1,6 +1,6 @@
 """Samples of the best trial: its best checkpoint as MIDI, piano-roll PNGs and WAV.
 
-    python analysis/best_samples.py RESULTS_DIR [--metric coverage] [--trial ID] [--n 16] [--out DIR]
+    python analysis/best_samples.py RESULTS_DIR [--metric healthy_coverage] [--trial ID] [--n 16] [--out DIR]
 
 The checkpoint is pulled from the results folder, local or a URI. Audio comes from fluidsynth with a
 General MIDI SoundFont when both are installed, else from pretty_midi's sine synthesis; the output says which.
@@ -11,11 +11,12 @@ import sys
 from pathlib import Path
 
 from mgen.errors import UserError, run_cli
+from mgen.metrics.registry import direction
 from mgen.results import analysis_parser, best_checkpoint, fetch_checkpoint, load_study
 from mgen.train.generate import write_samples
 
 
-def run(results: str, out: Path, metric: str = "coverage", trial: str | None = None, n: int = 16) -> dict:
+def run(results: str, out: Path, metric: str = "healthy_coverage", trial: str | None = None, n: int = 16) -> dict:
     study = load_study(results, metrics_for_best=(metric,))
     if trial:
         match = study.trials[study.trials["trial_id"] == trial]
@@ -38,8 +39,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     def body():
+        direction(args.metric)  # an unknown or directionless metric is one line, before any work
         w = run(args.results, Path(args.out), args.metric, args.trial, args.n)
         print(f"trial {w['trial_id']} ({args.metric}={w['value']:.4f}), checkpoint {w['checkpoint']}")
+        if w.get("warning"):
+            print(f"best_samples: warning: {w['warning']}", file=sys.stderr)
         if "renderer" in w:
             print(f"audio rendered with {w['renderer']}")
         for f in w["files"]:

@@ -1,14 +1,17 @@
 """Collapse maps: a collapse metric over D/G ratio x lr_d/lr_g, one panel per conditioning, and trajectories.
 
-    python analysis/collapse_map.py RESULTS_DIR [--out DIR] [--metrics coverage,z_sensitivity,collapsed]
+    python analysis/collapse_map.py RESULTS_DIR [--out DIR] [--metrics coverage,diversity,collapsed,failed]
 
-Cells show the mean of the metric's last report over the trials in the cell (for `collapsed`: the
-share of trials collapsed) and the trial count. Writes collapse_map_<metric>.png/.csv and
+Cells show the mean of the metric's last report over the trials in the cell (for `collapsed` and
+`failed`: the share of trials collapsed or failed to train, two different things) and the trial
+count. All panels share one colour scale (the metric's declared range where it is bounded); bright
+is better, whichever the metric's direction. Writes collapse_map_<metric>.png/.csv and
 trajectory_<metric>.png.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
+from mgen.metrics.registry import lookup  # noqa: E402
 from mgen.results import StudyResults, load_study  # noqa: E402
 
 LR_EDGES = (-1.0, -0.3, 0.3, 1.0)  # log10(lr_d / lr_g) bin edges
@@ -45,7 +49,14 @@ def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
     conditionings = sorted(cells["conditioning"].unique())
     ratios = cells.sort_values("log_dg", ascending=False)["dg_ratio"].unique()
     fig, axes = plt.subplots(1, len(conditionings), figsize=(3.6 * len(conditionings) + 1, 3.6), squeeze=False)
-    vmin, vmax = (0, 1) if metric in ("coverage", "collapsed", "precision", "recall") else (None, None)
+    # One colour scale for every panel: the metric's declared range where it is bounded, else the data's;
+    # bright is better in every map (reversed colours for metrics where lower is better).
+    info = lookup(metric)
+    vmin = info.low if math.isfinite(info.low) else float(cells[metric].min())
+    vmax = info.high if math.isfinite(info.high) else float(cells[metric].max())
+    cmap = "viridis" if info.direction != "min" else "viridis_r"
+    share = lambda v: (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5  # noqa: E731
+    dark = lambda v: share(v) < 0.6 if cmap == "viridis" else share(v) > 0.4  # noqa: E731  viridis is dark at its low end
     for ax, cond in zip(axes[0], conditionings):
         sub = cells[cells["conditioning"] == cond]
         grid = np.full((len(ratios), len(LR_LABELS)), np.nan)
@@ -53,18 +64,18 @@ def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
         for _, row in sub.iterrows():
             i, j = list(ratios).index(row["dg_ratio"]), LR_LABELS.index(row["lr_ratio"])
             grid[i, j], counts[i, j] = row[metric], row["trials"]
-        image = ax.imshow(grid, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+        image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
         for i in range(len(ratios)):
             for j in range(len(LR_LABELS)):
                 if counts[i, j]:
                     ax.text(j, i, f"{grid[i, j]:.2f}\nn={counts[i, j]}", ha="center", va="center", fontsize=7,
-                            color="white" if vmax is None or grid[i, j] < 0.6 * (vmax or 1) else "black")
+                            color="white" if dark(grid[i, j]) else "black")
         ax.set_xticks(range(len(LR_LABELS)), LR_LABELS, fontsize=7)
         ax.set_yticks(range(len(ratios)), ratios)
         ax.set_xlabel("lr_d / lr_g")
         ax.set_title(f"cond: {cond}", fontsize=9)
     axes[0, 0].set_ylabel("D:G steps")
-    fig.colorbar(image, ax=axes[0].tolist(), label=metric + (" (share of trials)" if metric == "collapsed" else ""))
+    fig.colorbar(image, ax=axes[0].tolist(), label=metric + (" (share of trials)" if metric in ("collapsed", "failed") else ""))
     fig.suptitle(f"{metric} by D/G ratio and learning-rate ratio")
     out.mkdir(parents=True, exist_ok=True)
     png, csv = out / f"collapse_map_{metric}.png", out / f"collapse_map_{metric}.csv"
@@ -105,10 +116,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results", help="a study's results folder (or URI)")
     p.add_argument("--out", default="out/analysis", help="output folder")
-    p.add_argument("--metrics", default="coverage,z_sensitivity,collapsed")
+    p.add_argument("--metrics", default="coverage,diversity,collapsed,failed")
     args = p.parse_args(argv)
 
     def body():
+        for metric in args.metrics.split(","):
+            lookup(metric)  # an unknown metric is one line, before any work
         for f in run(args.results, Path(args.out), args.metrics.split(",")):
             print(f"wrote {f}")
 

@@ -1,6 +1,6 @@
 """One self-contained HTML report of a study: collapse maps, sensitivity, baselines, best samples.
 
-    python analysis/report.py RESULTS_DIR [--baselines DIR] [--metric coverage] [--out report.html]
+    python analysis/report.py RESULTS_DIR [--baselines DIR] [--metric healthy_coverage] [--out report.html]
 
 Images and audio are inlined (base64), so the file reads offline and travels alone.
 """
@@ -20,12 +20,13 @@ import collapse_map  # noqa: E402
 import sensitivity  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
+from mgen.metrics.registry import direction  # noqa: E402
 from mgen.results import analysis_parser, load_study  # noqa: E402
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 img{max-width:100%;border:1px solid #ddd;margin:.4em 0}table{border-collapse:collapse;font-size:12px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}h2{border-bottom:1px solid #ccc}
-.note{color:#666;font-size:13px}"""
+.note{color:#666;font-size:13px}.warning{color:#a40000;background:#fff0f0;padding:.4em}"""
 
 
 def image(path: Path) -> str:
@@ -42,15 +43,17 @@ def section(title: str, body: str) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n"
 
 
-def build(results: str, out: Path, metric: str = "coverage", baselines: str | None = None) -> Path:
+def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: str | None = None) -> Path:
     study = load_study(results, metrics_for_best=(metric,))
     work = Path(tempfile.mkdtemp(prefix="mgen-report-"))
     parts = [f"<h1>Study {html.escape(Path(results).name)}</h1>",
              f'<p class="note">{len(study.trials)} trials from {html.escape(str(results))}; '
              f"{int(study.trials['collapsed'].sum())} collapsed at their last report, "
-             f"{int(study.trials['diverged'].sum())} diverged. Study metric: {html.escape(metric)}.</p>"]
+             f"{int(study.trials.get('failed', study.trials['diverged']).fillna(0).sum())} failed to train "
+             f"({int(study.trials['diverged'].sum())} of them diverged). Study metric: {html.escape(metric)} "
+             f"({'higher' if direction(metric) == 'max' else 'lower'} is better).</p>"]
     try:
-        files = collapse_map.run(results, work, [metric, "z_sensitivity", "collapsed"])
+        files = collapse_map.run(results, work, list(dict.fromkeys([metric, "diversity", "collapsed", "failed"])))
         parts.append(section("Collapse maps", "".join(image(f) for f in files if f.suffix == ".png")))
     except UserError as exc:
         parts.append(section("Collapse maps", f"<p>{html.escape(str(exc))}</p>"))
@@ -72,7 +75,9 @@ def build(results: str, out: Path, metric: str = "coverage", baselines: str | No
         parts.append(section("GAN vs baselines", f"<p>{html.escape(str(exc))}</p>"))
     samples = best_samples.run(results, work / "samples", metric, n=16)
     body = (f"<p>Trial {html.escape(str(samples['trial_id']))} ({html.escape(metric)} = {samples['value']:.4f}); "
-            f"checkpoint {html.escape(str(samples['checkpoint']))}.</p>" + image(work / "samples" / "samples.png"))
+            f"checkpoint {html.escape(str(samples['checkpoint']))}.</p>"
+            + (f'<p class="warning"><b>Warning:</b> {html.escape(samples["warning"])}</p>' if samples.get("warning") else "")
+            + image(work / "samples" / "samples.png"))
     wavs = sorted((work / "samples").glob("*.wav"))
     if wavs:
         body += f"<p>Audio ({html.escape(samples.get('renderer', ''))} rendering):</p>" + audio(wavs[0])
@@ -86,7 +91,8 @@ def build(results: str, out: Path, metric: str = "coverage", baselines: str | No
 def main(argv=None) -> int:
     p = analysis_parser(__doc__, "out/report.html")
     args = p.parse_args(argv)
-    return run_cli("report", lambda: print(f"wrote {build(args.results, Path(args.out), args.metric, args.baselines)}"))
+    return run_cli("report", lambda: direction(args.metric) and print(
+        f"wrote {build(args.results, Path(args.out), args.metric, args.baselines)}"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Which hyperparameters matter: fANOVA importance, marginal effects, and the expected best metric vs trials run.
 
-    python analysis/sensitivity.py RESULTS_DIR [--metric coverage] [--baselines DIR] [--out DIR]
+    python analysis/sensitivity.py RESULTS_DIR [--metric healthy_coverage] [--baselines DIR] [--out DIR]
 
 Importance uses Optuna's fANOVA evaluator (Hutter et al. 2014) on the study's trials, whatever search
 produced them. The expected-max curve (Dodge et al. 2019) gives, for n trials drawn at random from
@@ -21,6 +21,7 @@ import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mgen.errors import UserError  # noqa: E402
+from mgen.metrics.registry import direction  # noqa: E402
 from mgen.results import PARAM_PREFIX, analysis_main, load_study  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
         raise UserError(f"every trial has {metric}={trials[metric].iloc[0]:.4g}: no variance for fANOVA to explain; "
                         "pick another --metric or run more trials")
     dists = {p[len(PARAM_PREFIX):]: _distribution(trials[p]) for p in params}
-    study = optuna.create_study(direction="maximize")
+    study = optuna.create_study(direction="maximize" if direction(metric) == "max" else "minimize")
     for _, row in trials.iterrows():
         values = {name: (str(row[PARAM_PREFIX + name]) if isinstance(d, optuna.distributions.CategoricalDistribution)
                          else float(row[PARAM_PREFIX + name])) for name, d in dists.items()}
@@ -58,8 +59,14 @@ def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
     return pd.Series(result, name="importance")
 
 
-def expected_max(values: np.ndarray, n_boot: int = 500, seed: int = 0):
-    """For n = 1..N: expected best of n trials drawn without replacement, and a bootstrap 95% band."""
+def expected_max(values: np.ndarray, n_boot: int = 500, seed: int = 0, mode: str = "max"):
+    """For n = 1..N: expected best of n trials drawn without replacement, and a bootstrap 95% band.
+
+    mode "min" (a metric where lower is better): the expected minimum, as the negated maximum of negations.
+    """
+    if mode == "min":
+        n, mean, lo, hi = expected_max(-np.asarray(values, dtype=float), n_boot, seed)
+        return n, -mean, -hi, -lo
     values = np.sort(np.asarray(values, dtype=float))
     values = values[~np.isnan(values)]
     n_total = len(values)
@@ -117,7 +124,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
     # Expected best metric vs trials run, per method.
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for method, group in trials.groupby("method"):
-        n, mean, lo, hi = expected_max(group[metric].values)
+        n, mean, lo, hi = expected_max(group[metric].values, mode=direction(metric))
         ax.plot(n, mean, label=method)
         ax.fill_between(n, lo, hi, alpha=0.2)
     ax.set_xlabel("trials run")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from mgen.errors import UserError, run_cli
+from mgen.metrics.registry import direction
 from mgen.study.space import expand
 
 PARAM_PREFIX = "param/"
@@ -47,11 +48,13 @@ class StudyResults:
     def params(self) -> list[str]:
         return [c[len(PARAM_PREFIX):] for c in self.trials.columns if c.startswith(PARAM_PREFIX)]
 
-    def best_trial(self, metric: str, mode: str = "max") -> pd.Series:
+    def best_trial(self, metric: str, mode: str | None = None) -> pd.Series:
+        """The trial with the best `best_<metric>`, in the metric's declared direction unless `mode` says."""
+        mode = mode or direction(metric)
         ranked = self.trials.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in self.trials else self.trials.iloc[:0]
         if ranked.empty:
             raise UserError(f"no trial in {self.uri} reported {metric!r}")
-        return ranked.sort_values(f"best_{metric}", ascending=mode == "min").iloc[0]
+        return ranked.sort_values(f"best_{metric}", ascending=mode == "min", kind="stable").iloc[0]
 
 
 def _derived(params: dict) -> dict:
@@ -77,7 +80,7 @@ def _trial_row(trial_id: str, location: str, params: dict, progress: pd.DataFram
     row.update({k: v for k, v in progress.iloc[-1].to_dict().items() if k not in row})
     for metric in metrics_for_best:
         if metric in progress:
-            row[f"best_{metric}"] = progress[metric].max()
+            row[f"best_{metric}"] = progress[metric].max() if direction(metric) == "max" else progress[metric].min()
     row["reports"] = len(progress)
     return row
 
@@ -108,7 +111,8 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
 
 
 def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults:
-    """Every trial's params and reports; best_<metric> per trial for the metrics asked for (max).
+    """Every trial's params and reports; best_<metric> per trial for the metrics asked for (in each
+    metric's direction, from mgen.metrics.registry).
 
     uri: a results folder, a URI pyarrow opens (s3://, gs://, file://), or wandb:ENTITY/PROJECT/GROUP.
     """
@@ -146,8 +150,9 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
     return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary)
 
 
-def best_checkpoint(trial_dir: str, metric: str, mode: str = "max") -> str:
+def best_checkpoint(trial_dir: str, metric: str, mode: str | None = None) -> str:
     """Path (or URI) of the trial checkpoint saved at its best report by `metric`; latest if unknown."""
+    mode = mode or direction(metric)
     fs, path = _filesystem(trial_dir)
     import pyarrow.fs as pafs
 
@@ -182,7 +187,8 @@ def analysis_parser(doc: str, out: str, baselines: bool = True):
 
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("results", help="a study's results folder, a URI (s3://, file://) or wandb:ENTITY/PROJECT/STUDY")
-    p.add_argument("--metric", default="coverage", help="the study metric (higher is better)")
+    p.add_argument("--metric", default="healthy_coverage",
+                   help="the metric to rank by; its direction comes from mgen.metrics.registry")
     p.add_argument("--out", default=out, help="output folder (report: the HTML file)")
     if baselines:
         p.add_argument("--baselines", help="a baselines study's results folder to compare with")
@@ -192,4 +198,10 @@ def analysis_parser(doc: str, out: str, baselines: bool = True):
 def analysis_main(prog: str, doc: str, run, argv=None) -> int:
     """main() of an analysis script whose run(results, out, metric, baselines) returns the files it wrote."""
     args = analysis_parser(doc, "out/analysis").parse_args(argv)
-    return run_cli(prog, lambda: [print(f"wrote {f}") for f in run(args.results, Path(args.out), args.metric, args.baselines)])
+
+    def body():
+        direction(args.metric)  # an unknown or directionless metric is one line, before any work
+        for f in run(args.results, Path(args.out), args.metric, args.baselines):
+            print(f"wrote {f}")
+
+    return run_cli(prog, body)

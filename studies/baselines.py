@@ -22,7 +22,7 @@ BUDGETS = {
 }
 
 SPEC = StudySpec(name="baselines", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,
-                 metric="coverage", mode="max", table=(["variant"], ["coverage", "music_overlap", "collapsed"]))
+                 table=(["variant"], ["healthy_coverage", "coverage", "diversity", "music_overlap", "collapsed", "failed"]))
 
 if __name__ == "__main__":
     sys.exit(main(SPEC))

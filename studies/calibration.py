@@ -27,7 +27,7 @@ BUDGETS = {
 }
 
 SPEC = StudySpec(name="calibration", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,
-                 fixed=PROTOCOL, metric="high_quality", mode="max", default_data="ring",
+                 fixed=PROTOCOL, metric="high_quality", default_data="ring",
                  table=(["data", "variant"], ["modes_captured", "high_quality"]))
 
 if __name__ == "__main__":

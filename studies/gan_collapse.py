@@ -1,7 +1,7 @@
 """The collapse map: where does a MidiNet-style GAN collapse, over D/G ratio, learning rates and conditioning?
 
     python studies/gan_collapse.py --budget smoke              # minutes on 2 CPU cores, local Ray
-    python studies/gan_collapse.py --search optuna --objectives coverage:max,music_overlap:max
+    python studies/gan_collapse.py --search optuna --objectives healthy_coverage:max,music_overlap:max
     RAY_AUTH_MODE=token ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
         python studies/gan_collapse.py --budget full --gpus-per-trial 0.25 --storage /shared/results
 """
@@ -27,7 +27,7 @@ BUDGETS = {
 }
 
 SPEC = StudySpec(name="gan_collapse", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,
-                 fixed={"method": "gan", "loss": "nonsat"}, metric="coverage", mode="max")
+                 fixed={"method": "gan", "loss": "nonsat"})
 
 if __name__ == "__main__":
     sys.exit(main(SPEC))

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from mgen.errors import UserError
+from mgen.metrics.registry import check_mode, direction
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
 from mgen.train.config import TrialConfig, load_yaml, read_yaml_mapping
 
@@ -31,8 +32,7 @@ class StudySpec:
     space: dict[str, Any]  # dimension name -> Choice / LogUniform / constant
     budgets: dict[str, Budget]
     fixed: dict[str, Any] = field(default_factory=dict)  # trial-config fields set for every trial
-    metric: str = "coverage"
-    mode: str = "max"
+    metric: str = "healthy_coverage"  # coverage, minus 1 when collapsed or failed (mgen.metrics.registry)
     default_data: str = "bach"
     table: tuple[list[str], list[str]] | None = None  # (group-by params, metrics): a mean +- sd table at the end
 
@@ -51,8 +51,11 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--search", choices=SEARCHES, default="random", help="search algorithm")
     p.add_argument("--num-samples", type=int, help="trials (random/optuna) or grid repeats (default: the budget's)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="fifo", help="trial scheduler (asha stops weak trials early)")
-    p.add_argument("--metric", default=spec.metric, help="the study metric: best trial, ASHA and Optuna use it")
-    p.add_argument("--mode", choices=["max", "min"], default=spec.mode, help="whether the metric is maximised")
+    p.add_argument("--metric", default=spec.metric,
+                   help="the study metric: best trial, ASHA and Optuna use it (healthy_coverage: coverage, minus 1 "
+                        "when the generator collapsed or failed, so a healthy trial always ranks first)")
+    p.add_argument("--mode", choices=["max", "min"],
+                   help="whether the metric is maximised (default: its declared direction; a contrary one is refused)")
     p.add_argument("--objectives", help="Optuna multi-objective, e.g. coverage:max,music_overlap:max")
     p.add_argument("--collapse-patience", type=int, default=3,
                    help="stop a trial after this many consecutive collapsed evaluations")
@@ -119,8 +122,16 @@ def parse_objectives(text: str | None) -> list[tuple[str, str]]:
         metric, _, mode = part.partition(":")
         if mode not in ("max", "min"):
             raise UserError(f"--objectives {text!r} is invalid; write metric:max or metric:min, comma-separated")
+        check_mode(metric.strip(), mode)
         out.append((metric.strip(), mode))
     return out
+
+
+def metric_and_mode(args: argparse.Namespace) -> tuple[str, str]:
+    """--metric with its direction from the registry; a --mode that contradicts it is a UserError."""
+    mode = args.mode or direction(args.metric)
+    check_mode(args.metric, mode)
+    return args.metric, mode
 
 
 @dataclass
@@ -151,6 +162,7 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         if key in parse_sets(args.set):  # a --set field is fixed, not searched
             del space[key]
     validate_space(space, fixed)
+    args.mode = metric_and_mode(args)[1]
     objectives = parse_objectives(args.objectives)
     if objectives and args.search != "optuna":
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
@@ -257,8 +269,9 @@ def build_tuner(plan: Plan, datasets: dict):
         stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
         callbacks=wandb_callbacks(plan),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=3, checkpoint_score_attribute=metric,
-                                                checkpoint_score_order=mode),
+        # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
+        # to, and a resumed trial then failed for good ("does not exist on storage anymore").
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
         verbose=1)
     if args.resume:
         path = f"{plan.storage.rstrip('/')}/{plan.name}"
@@ -297,8 +310,14 @@ def build_tuner(plan: Plan, datasets: dict):
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
+def trial_status(collapsed: float, failed: float) -> str:
+    """failed (did not learn to make music) > collapsed (few modes) > healthy."""
+    return "failed" if failed >= 1 else "collapsed" if collapsed >= 1 else "healthy"
+
+
 def summarise(plan: Plan, results) -> dict:
-    """The end-of-study table and study.json: best trials, collapsed/diverged counts, next commands."""
+    """The end-of-study table and study.json: best trials, each marked healthy, collapsed or failed at
+    its best report; collapsed/failed/diverged counts; a warning when no trial is healthy."""
     metric, mode = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
     rows = []
     for r in results:
@@ -306,26 +325,40 @@ def summarise(plan: Plan, results) -> dict:
         best_ckpt = r.get_best_checkpoint(metric, mode) if r.checkpoint else None
         history = r.metrics_dataframe
         values = history[metric].dropna() if history is not None and metric in history else []
-        best = (max(values) if mode == "max" else min(values)) if len(values) else float("nan")
+        best, at_best = float("nan"), {}
+        if len(values):
+            i = values.idxmax() if mode == "max" else values.idxmin()
+            best, at_best = float(values[i]), history.loc[i].to_dict()
+        flags = at_best or last
         rows.append({"trial_id": last.get("trial_id", r.path.rsplit("/", 1)[-1]), "path": r.path,
-                     "best": float(best), "collapsed": bool(last.get("collapsed", 0) >= 1),
+                     "best": best, "status": trial_status(flags.get("collapsed", 0), flags.get("failed", 0)),
+                     "collapsed": bool(last.get("collapsed", 0) >= 1), "failed": bool(last.get("failed", 0) >= 1),
                      "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
                      "best_checkpoint": best_ckpt.path if best_ckpt else None,
                      "params": {k: v for k, v in (r.config or {}).items() if k in plan.space}})
     ranked = sorted((x for x in rows if x["best"] == x["best"]), key=lambda x: x["best"], reverse=mode == "max")
+    healthy = [x for x in ranked if x["status"] == "healthy"]
     summary = {"name": plan.name, "storage": plan.storage, "path": f"{plan.storage.rstrip('/')}/{plan.name}",
                "metric": metric, "mode": mode, "trials": len(rows),
-               "collapsed": sum(x["collapsed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
-               "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None, "ranked": ranked}
-    print(f"\n{plan.spec.name}: {len(rows)} trials, {summary['collapsed']} collapsed, "
-          f"{summary['diverged']} diverged, {summary['errored']} errored; best by {metric} ({mode}):")
+               "healthy": len(healthy), "collapsed": sum(x["collapsed"] for x in rows),
+               "failed": sum(x["failed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
+               "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None,
+               "best_healthy": healthy[0] if healthy else None, "ranked": ranked}
+    print(f"\n{plan.spec.name}: {len(rows)} trials: {len(healthy)} healthy, {summary['collapsed']} collapsed, "
+          f"{summary['failed']} failed to train ({summary['diverged']} diverged), {summary['errored']} errored "
+          f"(at the last report); best by {metric} ({mode}):")
     for x in ranked[:5]:
         params = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in x["params"].items())
-        print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}")
+        mark = "" if x["status"] == "healthy" else f"  [{x['status'].upper()}]"
+        print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}{mark}")
     print(f"results: {summary['path']}")
+    if ranked and ranked[0]["status"] != "healthy":
+        print(f"warning: the best trial was {ranked[0]['status']} at its best report; "
+              + ("no trial was healthy, so this study found no working configuration" if not healthy
+                 else f"the best healthy trial is {healthy[0]['trial_id']}"))
     if ranked and ranked[0]["best_checkpoint"]:
         ckpt = ranked[0]["best_checkpoint"]
-        print(f"best checkpoint: {ckpt}")
+        print(f"best checkpoint: {ckpt}" + ("" if ranked[0]["status"] == "healthy" else f" ({ranked[0]['status']})"))
         print("next:")
         if (Path(__file__).resolve().parents[2] / "analysis" / "report.py").exists():
             print(f"  python analysis/report.py {summary['path']}")

@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import inspect
 import json
+import sys
 import re
 from pathlib import Path
 
@@ -69,8 +70,9 @@ def cmd_train(args) -> None:
             save_checkpoint(report.checkpoint, ckpt_path)
         if report.samples is not None and not ds.is_points:
             save_piano_roll(report.samples, out / "samples.png", title=f"{cfg.name} step {report.step}")
-        shown = {k: m[k] for k in ("loss_d", "loss_g", "loss", "coverage", "precision", "z_sensitivity",
-                                    "modes_captured", "music_overlap", "collapsed", "steps_per_sec") if k in m}
+        shown = {k: m[k] for k in ("loss_d", "loss_g", "loss", "coverage", "precision", "diversity",
+                                    "frechet_distance", "modes_captured", "music_overlap", "collapsed", "failed",
+                                    "steps_per_sec") if k in m}
         print(f"step {report.step}: " + "  ".join(f"{k}={v:.4g}" for k, v in shown.items()), flush=True)
         if m.get("diverged"):
             print(f"diverged at step {report.step} (NaN/Inf); last good checkpoint: {ckpt_path}")
@@ -80,6 +82,8 @@ def cmd_generate(args) -> None:
     from mgen.train.generate import write_samples
 
     written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav)
+    if written.get("warning"):
+        print(f"warning: {written['warning']}", file=sys.stderr)
     if "renderer" in written:
         print(f"audio rendered with {written['renderer']}")
     for f in written["files"]:

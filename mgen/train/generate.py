@@ -9,6 +9,7 @@ import torch
 
 from mgen.data import BarDataset, load_dataset
 from mgen.export import save_piano_roll, write_midi, write_wav
+from mgen.metrics import decode_bars
 from mgen.train.config import TrialConfig
 from mgen.train.trial import TrialData, build_method, load_checkpoint, resolve_device
 
@@ -21,6 +22,21 @@ class LoadedGenerator:
     method: object  # a trained mgen.train.method.Method in eval mode
     data: TrialData
     step: int
+    metrics: dict  # the evaluation at the checkpoint's step (empty for checkpoints older than this field)
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the checkpoint's own evaluation says the generator failed or collapsed."""
+        m = self.metrics
+        if m.get("failed", 0) >= 1:
+            return (f"this checkpoint (step {self.step}) had FAILED to train by its own evaluation "
+                    f"(empty bar rate {m.get('empty_bar_rate', float('nan')):.2f}, precision {m.get('precision', float('nan')):.3f}): "
+                    "its samples are not music the model learned")
+        if m.get("collapsed", 0) >= 1:
+            return (f"this checkpoint (step {self.step}) was COLLAPSED by its own evaluation (diversity "
+                    f"{m.get('diversity', float('nan')):.2f} of the real data's, {m.get('distinct', float('nan')):.0f} distinct bars "
+                    f"of {self.cfg.eval_samples}): expect few, repeated outputs")
+        return None
 
 
 def load_generator(checkpoint: str | Path, device: str = "cpu") -> LoadedGenerator:
@@ -32,7 +48,7 @@ def load_generator(checkpoint: str | Path, device: str = "cpu") -> LoadedGenerat
     for k, m in method.modules().items():
         m.load_state_dict(state["models"][k])
         m.eval()
-    return LoadedGenerator(cfg, method, data, int(state["step"]))
+    return LoadedGenerator(cfg, method, data, int(state["step"]), dict(state.get("metrics", {})))
 
 
 def _phrase_starts(ds: BarDataset, n: int, g: torch.Generator) -> list[int]:
@@ -50,15 +66,17 @@ def generate_phrases(gen: LoadedGenerator, n_phrases: int, seed: int = 0) -> np.
     bar by bar, their own previous output as the previous bar (the first previous bar is real)."""
     g = torch.Generator().manual_seed(seed)
     data, method = gen.data, gen.method
-    starts = torch.tensor(_phrase_starts(data.ds, n_phrases, g))
-    prev, _ = data.conditions(starts)
+    heldout = data.heldout  # conditions the model never trained on
+    starts = torch.tensor(_phrase_starts(heldout, n_phrases, g))
+    prev, _ = data.heldout_conditions(starts)
+    monophonic = not heldout.config.polyphonic
     bars = []
     for b in range(PHRASE_BARS):
-        _, chord = data.conditions(torch.clamp(starts + b, max=len(data) - 1))
+        _, chord = data.heldout_conditions(torch.clamp(starts + b, max=len(heldout) - 1))
         z = data.noise(n_phrases, method.z_dim, g)
-        out = (method.sample(z, prev, chord) > 0.5).float()  # (n, 1, 16, 128)
-        bars.append(out[:, 0].cpu().numpy())
-        prev = out if prev is not None else None
+        notes = decode_bars(method.sample(z, prev, chord)[:, 0].cpu().numpy(), monophonic)  # (n, 16, 128)
+        bars.append(notes)
+        prev = torch.tensor(notes, dtype=torch.float32)[:, None].to(data.device) if prev is not None else None
     return np.stack(bars, axis=1).astype(bool)
 
 
@@ -73,7 +91,9 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
     gen = load_generator(checkpoint)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = {"step": gen.step, "config": gen.cfg.name, "files": []}
+    written = {"step": gen.step, "config": gen.cfg.name, "files": [], "warning": gen.warning,
+               "status": "failed" if gen.metrics.get("failed", 0) >= 1 else
+               "collapsed" if gen.metrics.get("collapsed", 0) >= 1 else "healthy" if gen.metrics else "unknown"}
     if gen.data.is_points:
         import matplotlib
 

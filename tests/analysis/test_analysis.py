@@ -42,7 +42,7 @@ def last_reports(study_dir: Path) -> pd.DataFrame:
     for trial in sorted(study_dir.glob("trainable_*")):
         params = json.loads((trial / "params.json").read_text())
         last = pd.read_csv(trial / "progress.csv").iloc[-1]
-        rows.append({**params, **{k: last[k] for k in ("coverage", "z_sensitivity", "collapsed", "trial_id")}})
+        rows.append({**params, **{k: last[k] for k in ("coverage", "z_sensitivity", "jsd", "collapsed", "trial_id")}})
     return pd.DataFrame(rows)
 
 
@@ -56,7 +56,7 @@ def script(name, *args):
 def test_collapse_map_cells_match_the_trials(studies, tmp_path):
     gan, _ = studies
     script("collapse_map", gan, "--out", tmp_path)
-    for metric in ("coverage", "z_sensitivity", "collapsed"):
+    for metric in ("coverage", "diversity", "collapsed", "failed"):
         assert (tmp_path / f"collapse_map_{metric}.png").stat().st_size > 0
         assert (tmp_path / f"trajectory_{metric}.png").stat().st_size > 0
     cells = pd.read_csv(tmp_path / "collapse_map_coverage.csv")
@@ -89,9 +89,31 @@ def test_expected_max_curve_on_known_values():
     assert (lo <= mean + 1e-9).all() and (hi >= mean - 1e-9).all()
 
 
+def test_expected_best_of_a_lower_is_better_metric_is_the_expected_minimum():
+    n, mean, lo, hi = sensitivity.expected_max(np.array([1.0, 2.0, 3.0]), n_boot=50, mode="min")
+    assert mean == pytest.approx([2.0, 4 / 3, 1.0])  # best of 2 of {1,2,3}: (1 + 1 + 2) / 3
+    assert (lo <= mean + 1e-9).all() and (hi >= mean - 1e-9).all()
+
+
+def test_every_script_ranks_a_lower_is_better_metric_by_its_minimum(studies, tmp_path):
+    gan, _ = studies
+    trials = last_reports(gan)
+    lowest_jsd = {}
+    for trial in gan.glob("trainable_*"):
+        progress = pd.read_csv(trial / "progress.csv")
+        lowest_jsd[progress["trial_id"].iloc[0]] = progress["jsd"].min()
+    best_jsd = min(lowest_jsd, key=lowest_jsd.get)
+    out = script("best_samples", gan, "--metric", "jsd", "--n", "8", "--out", tmp_path)
+    assert f"trial {best_jsd} " in out, (best_jsd, out)
+    assert len(trials) == 16
+    bad = subprocess.run([sys.executable, "analysis/best_samples.py", str(gan), "--metric", "covrage"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.startswith("best_samples: error: unknown metric 'covrage'")
+
+
 def test_baselines_table_matches_the_trials(studies, tmp_path):
     gan, base = studies
-    script("baselines", gan, "--baselines", base, "--out", tmp_path)
+    script("baselines", gan, "--baselines", base, "--metric", "coverage", "--out", tmp_path)
     table = pd.read_csv(tmp_path / "baselines.csv")
     assert table["model"].tolist() == ["GAN (best config)", "GAN (median config)", "VAE", "IMLE"]
     assert table["seeds"].tolist() == [2, 2, 2, 2]

@@ -102,7 +102,13 @@ def test_cli_trains_resumes_and_generates_midi(tmp_path, capsys):
     assert main(["train", "--out", str(out), "--resume", "--steps", "6"]) == 0
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [int(eval(line.replace("NaN", "float('nan')"))["step"]) for line in lines] == [2, 4, 6]
+    capsys.readouterr()
     assert main(["generate", str(out / "checkpoint.pt"), "--n", "16", "--out", str(tmp_path / "gen")]) == 0
+    # Six iterations learn nothing: the checkpoint's own evaluation says so, and generate warns.
+    state = load_checkpoint(out / "checkpoint.pt")
+    assert state["metrics"]["step"] == 6 and max(state["metrics"]["failed"], state["metrics"]["collapsed"]) == 1
+    err = capsys.readouterr().err
+    assert "warning: this checkpoint (step 6)" in err and ("FAILED" in err or "COLLAPSED" in err)
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(str(tmp_path / "gen" / "phrase_00.mid"))
