@@ -35,18 +35,22 @@ def lr_bin(log_ratio: pd.Series) -> pd.Series:
 
 
 def map_table(study: StudyResults, metric: str) -> pd.DataFrame:
-    """One row a cell: conditioning, dg_ratio, lr bin, mean of the metric's last report, trials."""
+    """One row a cell: panel (conditioning, D norm), dg_ratio, lr bin, mean of the metric's last report, trials."""
     gan = study.trials[study.trials["method"] == "gan"].copy()
     if gan.empty or metric not in gan:
         raise UserError(f"no GAN trial in {study.uri} reported {metric!r}")
     gan["lr_ratio"] = lr_bin(gan["log10_lr_ratio"])
-    cells = gan.groupby(["conditioning", "dg_ratio", "log_dg", "lr_ratio"], as_index=False)[metric].agg(["mean", "count"])
+    # One panel per conditioning, and per D normalisation where the study varied it.
+    gan["panel"] = "cond: " + gan["conditioning"]
+    if gan["d_norm"].nunique() > 1:
+        gan["panel"] += ", D norm: " + gan["d_norm"]
+    cells = gan.groupby(["panel", "dg_ratio", "log_dg", "lr_ratio"], as_index=False)[metric].agg(["mean", "count"])
     return cells.rename(columns={"mean": metric, "count": "trials"})
 
 
 def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
     cells = map_table(study, metric)
-    conditionings = sorted(cells["conditioning"].unique())
+    conditionings = sorted(cells["panel"].unique())
     ratios = cells.sort_values("log_dg", ascending=False)["dg_ratio"].unique()
     fig, axes = plt.subplots(1, len(conditionings), figsize=(3.6 * len(conditionings) + 1, 3.6), squeeze=False)
     # One colour scale for every panel: the metric's declared range where it is bounded, else the data's;
@@ -58,7 +62,7 @@ def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
     share = lambda v: (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5  # noqa: E731
     dark = lambda v: share(v) < 0.6 if cmap == "viridis" else share(v) > 0.4  # noqa: E731  viridis is dark at its low end
     for ax, cond in zip(axes[0], conditionings):
-        sub = cells[cells["conditioning"] == cond]
+        sub = cells[cells["panel"] == cond]
         grid = np.full((len(ratios), len(LR_LABELS)), np.nan)
         counts = np.zeros_like(grid, dtype=int)
         for _, row in sub.iterrows():
@@ -73,7 +77,7 @@ def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
         ax.set_xticks(range(len(LR_LABELS)), LR_LABELS, fontsize=7)
         ax.set_yticks(range(len(ratios)), ratios)
         ax.set_xlabel("lr_d / lr_g")
-        ax.set_title(f"cond: {cond}", fontsize=9)
+        ax.set_title(cond, fontsize=9)
     axes[0, 0].set_ylabel("D:G steps")
     fig.colorbar(image, ax=axes[0].tolist(), label=metric + (" (share of trials)" if metric in ("collapsed", "failed") else ""))
     fig.suptitle(f"{metric} by D/G ratio and learning-rate ratio")

@@ -69,6 +69,7 @@ def _derived(params: dict) -> dict:
     out["log10_lr_ratio"] = math.log10(lr_d / lr_g)
     cond, inject = flat.get("cond", "none"), flat.get("inject", "1d")
     out["conditioning"] = cond if cond == "none" else f"{cond}/{inject}"
+    out["d_norm"] = flat.get("d_norm", "none")
     out["seed"] = flat.get("seed", 0)
     return out
 

@@ -1,33 +1,42 @@
-"""The collapse map: where does a MidiNet-style GAN collapse, over D/G ratio, learning rates and conditioning?
+"""The collapse map: where does a MidiNet-style GAN collapse, over D/G ratio, learning rates, D's normalisation and conditioning?
 
     python studies/gan_collapse.py --budget smoke              # minutes on 2 CPU cores, local Ray
     python studies/gan_collapse.py --search optuna --objectives healthy_coverage:max,music_overlap:max
     RAY_AUTH_MODE=token ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
         python studies/gan_collapse.py --budget full --gpus-per-trial 0.25 --storage /shared/results
+
+The space is centred on the reference recipe (mgen.train.config.REFERENCE_RECIPE: a pitch-or-rest
+categorical a step, spectral normalisation in D, feature matching, lr_g = 2 lr_d), which also runs
+once per seed as the positive control.
 """
 import sys
 
 from mgen.study import CONDITIONINGS, DG_RATIOS, MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec, main
+from mgen.train.config import REFERENCE_RECIPE
 
 SPACE = {
     "dg_ratio": Choice(DG_RATIOS),  # D steps : G steps per iteration, both directions
-    "lr_d": LogUniform(1e-5, 1e-3),
-    "lr_g": LogUniform(1e-5, 1e-3),
+    "lr_d": LogUniform(1e-4, 2.5e-3),  # grid: 1e-4, 5e-4 (the recipe), 2.5e-3
+    "lr_g": LogUniform(2e-4, 5e-3),  # grid: 2e-4, 1e-3 (the recipe), 5e-3
+    "d_norm": Choice(("spectral", "none")),  # without spectral normalisation D wins or G collapses
     "conditioning": Choice(CONDITIONINGS),  # none, or {prev, chord, prev+chord} x {1d, 2d}
     "seed": Choice((0, 1, 2)),
 }
+FIXED = {k: REFERENCE_RECIPE[k] for k in ("method", "loss", "g_output", "fm_weight")}
+CONTROL = {"dg_ratio": "1:1", "lr_d": REFERENCE_RECIPE["lr_d"], "lr_g": REFERENCE_RECIPE["lr_g"],
+           "d_norm": REFERENCE_RECIPE["d_norm"], "conditioning": "none"}
 
 BUDGETS = {
-    # Minutes on 2 CPU cores: two conditionings, one seed, learning rates in the upper decade.
-    "smoke": Budget(MUSIC_BUDGET_OVERRIDES["smoke"], num_samples=6,
-                    space={"conditioning": Choice(("none", "prev+chord/1d")), "seed": Choice((0,)),
-                           "lr_d": LogUniform(1e-4, 1e-3, grid_points=1), "lr_g": LogUniform(1e-4, 1e-3, grid_points=1)}),
+    # Minutes on 2 CPU cores: a grid of D/G ratio x D normalisation at the recipe's learning rates.
+    "smoke": Budget(MUSIC_BUDGET_OVERRIDES["smoke"], num_samples=1, search="grid",
+                    space={"dg_ratio": Choice(("5:1", "1:1", "1:5")), "lr_d": CONTROL["lr_d"],
+                           "lr_g": CONTROL["lr_g"], "conditioning": "none", "seed": 0}),
     "small": Budget(MUSIC_BUDGET_OVERRIDES["small"], num_samples=40),
     "full": Budget(MUSIC_BUDGET_OVERRIDES["full"], num_samples=300),  # the whole space
 }
 
 SPEC = StudySpec(name="gan_collapse", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,
-                 fixed={"method": "gan", "loss": "nonsat"})
+                 fixed=FIXED, control=CONTROL)
 
 if __name__ == "__main__":
     sys.exit(main(SPEC))

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from mgen.models.midinet import CONDITIONS, INJECTIONS, Discriminator, Encoder, Generator
+from mgen.models.midinet import (CONDITIONS, D_NORMS, INJECTIONS, OUTPUTS, Discriminator, Encoder, Generator,
+                                 spectral_normed)
 from mgen.models.mlp import MLPDiscriminator, MLPEncoder, MLPGenerator
 from mgen.models.vae import VAE
 
@@ -13,11 +14,13 @@ DEFAULT_WIDTH = {"bars": (128, 128), "points": (400, 200)}  # (G, D)
 
 
 def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
-                 cond: str = "none", inject: str = "1d", d_maxout: int = 0) -> dict[str, nn.Module]:
+                 cond: str = "none", inject: str = "1d", d_maxout: int = 0, g_output: str = "sigmoid",
+                 d_norm: str = "none") -> dict[str, nn.Module]:
     """The networks a method trains: gan -> {G, D}; vae -> {vae}; imle -> {G}.
 
     kind is "bars" (16x128 piano rolls) or "points" (2D mixtures); 0 sizes take the family defaults.
     d_maxout > 1 gives the points D linear maxout units with that many pieces (PacGAN's 2D protocol).
+    g_output and d_norm are the bar networks' output and D normalisation (mgen/models/midinet.py).
     """
     z_dim = z_dim or DEFAULT_Z_DIM[kind]
     g_width = g_width or DEFAULT_WIDTH[kind][0]
@@ -29,12 +32,13 @@ def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
         if method == "vae":
             return {"vae": VAE(MLPEncoder(z_dim, d_width), gen, z_dim)}
         return {"G": gen}
-    gen = Generator(z_dim, g_width, cond, inject)
+    gen = Generator(z_dim, g_width, cond, inject, g_output)
     if method == "gan":
-        return {"G": gen, "D": Discriminator(d_width, cond, inject)}
+        disc = Discriminator(d_width, cond, inject)
+        return {"G": gen, "D": spectral_normed(disc) if d_norm == "spectral" else disc}
     if method == "vae":
         return {"vae": VAE(Encoder(z_dim, d_width, cond, inject), gen, z_dim)}
     return {"G": gen}
 
 
-__all__ = ["CONDITIONS", "INJECTIONS", "METHODS", "build_models"]
+__all__ = ["CONDITIONS", "D_NORMS", "INJECTIONS", "METHODS", "OUTPUTS", "build_models"]

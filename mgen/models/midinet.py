@@ -11,6 +11,15 @@ Injection (`inject`):
 - "2d": the conditioner CNN's feature maps of the previous bar are concatenated at matching time
   resolutions (MidiNet's 2D conditioning); the chord is embedded as a learned (channels x time) map
   per resolution.
+
+Generator output (`output`):
+- "sigmoid": every cell independently in [0, 1] (any number of notes a step).
+- "softmax": each step a categorical over the 128 pitches and a rest (MidiNet's one-hot columns with
+  a silence row); the bar holds the pitch probabilities, the rest's share is what they lack of 1.
+- "onehot": the same categorical, emitted as a hard one-hot step (straight-through: the forward pass
+  takes the argmax, gradients flow through the softmax), so D sees 0/1 bars like the real ones and
+  cannot tell generated bars by their softness alone.
+D's normalisation (`norm`): "none" or "spectral" (Miyato et al. 2018) on every conv and linear layer.
 """
 from __future__ import annotations
 
@@ -21,6 +30,8 @@ STEPS, PITCHES, CHORD_DIM = 16, 128, 13
 RESOLUTIONS = (16, 8, 4, 2)  # time resolutions of the feature maps
 CONDITIONS = ("none", "prev", "chord", "prev+chord")
 INJECTIONS = ("1d", "2d")
+OUTPUTS = ("sigmoid", "softmax", "onehot")
+D_NORMS = ("none", "spectral")
 PREV_VEC_DIM = 64  # "1d": size of the previous-bar vector
 CHORD_MAP_CHANNELS = 4  # "2d": channels of each chord map
 
@@ -99,9 +110,10 @@ def _with(h: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
 class Generator(nn.Module):
     """z (B, z_dim) + conditions -> bar probabilities (B, 1, 16, 128)."""
 
-    def __init__(self, z_dim: int = 100, width: int = 128, cond: str = "none", inject: str = "1d"):
+    def __init__(self, z_dim: int = 100, width: int = 128, cond: str = "none", inject: str = "1d",
+                 output: str = "sigmoid"):
         super().__init__()
-        self.z_dim, self.width = z_dim, width
+        self.z_dim, self.width, self.output = z_dim, width, output
         self.cond = ConditionEncoder(cond, inject, width)
         self.fc = nn.Sequential(nn.Linear(z_dim + self.cond.vec_dim, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
                                 nn.Linear(1024, width * RESOLUTIONS[-1]), nn.BatchNorm1d(width * RESOLUTIONS[-1]),
@@ -111,14 +123,22 @@ class Generator(nn.Module):
             self.up.append(nn.Sequential(
                 nn.ConvTranspose2d(width + self.cond.channels(res), width, (2, 1), stride=(2, 1)),
                 nn.BatchNorm2d(width), nn.ReLU()))
-        self.out = nn.ConvTranspose2d(width + self.cond.channels(STEPS), 1, (1, PITCHES))
+        rest = int(output != "sigmoid")  # the categorical outputs have one more column: the rest
+        self.out = nn.ConvTranspose2d(width + self.cond.channels(STEPS), 1, (1, PITCHES + rest))
 
     def forward(self, z, prev=None, chord=None) -> torch.Tensor:
         vec, maps = self.cond(prev, chord)
         h = self.fc(_with(z, vec)).view(-1, self.width, RESOLUTIONS[-1], 1)  # (B, C, 2, 1)
         for res, layer in zip((2, 4, 8), self.up):
             h = layer(_with(h, maps[res]))  # (B, C, 2 * res, 1)
-        return torch.sigmoid(self.out(_with(h, maps[STEPS])))  # (B, 1, 16, 128)
+        logits = self.out(_with(h, maps[STEPS]))  # (B, 1, 16, 128) or (B, 1, 16, 129)
+        if self.output == "sigmoid":
+            return torch.sigmoid(logits)
+        probs = logits.softmax(dim=-1)
+        if self.output == "onehot":  # straight-through: hard forward, soft backward
+            hard = torch.nn.functional.one_hot(probs.argmax(dim=-1), PITCHES + 1).to(probs.dtype)
+            probs = hard + probs - probs.detach()
+        return probs[..., :PITCHES]  # (B, 1, 16, 128): the rest column dropped
 
 
 class Discriminator(nn.Module):
@@ -143,6 +163,18 @@ class Discriminator(nn.Module):
         out = self.head(_with(h.flatten(1), vec))  # (B, out_dim)
         out = out.squeeze(1) if out.shape[1] == 1 else out
         return (out, features.flatten(1)) if return_features else out
+
+
+def spectral_normed(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Conv2d, nn.Linear)):
+            setattr(module, name, spectral_norm(child))
+        else:
+            spectral_normed(child)
+    return module
 
 
 class Encoder(Discriminator):

@@ -15,7 +15,7 @@ import yaml
 
 from mgen.errors import UserError
 from mgen.metrics.registry import check_mode, direction
-from mgen.study.space import SCHEDULERS, SEARCHES, Budget, validate_space
+from mgen.study.space import SCHEDULERS, SEARCHES, Budget, expand, grid_values, validate_space, values_of
 from mgen.train.config import TrialConfig, load_yaml, read_yaml_mapping
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class StudySpec:
     metric: str = "healthy_coverage"  # coverage, minus 1 when collapsed or failed (mgen.metrics.registry)
     default_data: str = "bach"
     table: tuple[list[str], list[str]] | None = None  # (group-by params, metrics): a mean +- sd table at the end
+    # The positive control: study-level params of a recipe known to learn (a trial whose config has
+    # them is a control). The study runs it once per seed; the summary says when a control failed.
+    control: dict[str, Any] | None = None
 
 
 def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
@@ -48,7 +51,7 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--budget", choices=list(spec.budgets), default="smoke",
                    help="smoke: minutes on 2 CPU cores; small: an hour or so; full: what a GPU cluster runs")
     p.add_argument("--data", default=spec.default_data, help="bach|celtic|fiddle|essen|midi:PATH|motifs|ring|grid")
-    p.add_argument("--search", choices=SEARCHES, default="random", help="search algorithm")
+    p.add_argument("--search", choices=SEARCHES, help="search algorithm (default: the budget's; random if it names none)")
     p.add_argument("--num-samples", type=int, help="trials (random/optuna) or grid repeats (default: the budget's)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="fifo", help="trial scheduler (asha stops weak trials early)")
     p.add_argument("--metric", default=spec.metric,
@@ -146,6 +149,7 @@ class Plan:
     storage: str
     name: str
     objectives: list[tuple[str, str]]
+    controls: list[dict[str, Any]] = field(default_factory=list)  # control configs the search must add
 
     @property
     def local_storage(self) -> Path | None:
@@ -154,6 +158,7 @@ class Plan:
 
 def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     budget = spec.budgets[args.budget]
+    args.search = args.search or budget.search
     fixed = {**spec.fixed, **budget.overrides, "data": args.data, **parse_sets(args.set)}
     if args.gpus_per_trial > 0:
         fixed["device"] = "cuda"
@@ -172,7 +177,35 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     if num_samples < 1:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
     storage, name = study_location(spec, args)
-    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives)
+    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives, control_points(spec, fixed, space, args.search))
+
+
+def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> list[dict[str, Any]]:
+    """The positive-control configs (one per seed of the space) the search must add: none when the study
+    has no control, when a fixed setting contradicts it (e.g. --set d_norm=none), or when a grid
+    already holds it."""
+    if not spec.control:
+        return []
+    if any(key not in space and key in fixed and fixed[key] != value for key, value in spec.control.items()):
+        return []
+    seeds = values_of(space["seed"]) if "seed" in space else [fixed.get("seed", 0)]
+    points = []
+    for seed in seeds:
+        point = {**spec.control, "seed": seed}
+        point = {k: v for k, v in point.items() if k in space}
+        if search == "grid" and all(v in grid_values(space[k]) for k, v in point.items()):
+            continue  # the grid runs it anyway
+        # A preset point names every searched key, so the grid does not expand around it.
+        points.append({**{k: grid_values(d)[0] for k, d in space.items()}, **point})
+    return points
+
+
+def is_control(spec: StudySpec, config: dict) -> bool:
+    """Does this trial's config hold the control's study-level params?"""
+    if not spec.control:
+        return False
+    mine, control = expand(config), expand({**config, **spec.control})
+    return all(mine.get(k) == control.get(k) for k in control)
 
 
 def study_location(spec: StudySpec, args: argparse.Namespace) -> tuple[str, str]:
@@ -281,8 +314,9 @@ def build_tuner(plan: Plan, datasets: dict):
         return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
     from ray.tune.search import BasicVariantGenerator
 
-    # Grid and random search: seeded, so a study's sampled configs are the same every run.
-    search_alg, scheduler = BasicVariantGenerator(random_state=args.seed), None
+    # Grid and random search: seeded, so a study's sampled configs are the same every run. The positive
+    # controls run first; each takes one of num_samples.
+    search_alg, scheduler = BasicVariantGenerator(random_state=args.seed, points_to_evaluate=list(plan.controls) or None), None
     if args.search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -296,7 +330,8 @@ def build_tuner(plan: Plan, datasets: dict):
         search_alg = OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
                                   mode=[d for _, d in objectives] if plan.objectives else mode,
                                   sampler=optuna.samplers.TPESampler(seed=args.seed),
-                                  storage=storage, study_name=plan.name)
+                                  storage=storage, study_name=plan.name,
+                                  points_to_evaluate=list(plan.controls) or None)
     if args.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
@@ -304,7 +339,7 @@ def build_tuner(plan: Plan, datasets: dict):
         scheduler = ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=2)
     tune_config = tune.TuneConfig(
         metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
-        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples,
+        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls),
         max_concurrent_trials=args.max_concurrent, reuse_actors=not args.no_reuse_actors)
     param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
@@ -335,6 +370,7 @@ def summarise(plan: Plan, results) -> dict:
                      "collapsed": bool(last.get("collapsed", 0) >= 1), "failed": bool(last.get("failed", 0) >= 1),
                      "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
                      "best_checkpoint": best_ckpt.path if best_ckpt else None,
+                     "control": is_control(plan.spec, r.config or {}),
                      "params": {k: v for k, v in (r.config or {}).items() if k in plan.space}})
     ranked = sorted((x for x in rows if x["best"] == x["best"]), key=lambda x: x["best"], reverse=mode == "max")
     healthy = [x for x in ranked if x["status"] == "healthy"]
@@ -344,6 +380,9 @@ def summarise(plan: Plan, results) -> dict:
                "failed": sum(x["failed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
                "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None,
                "best_healthy": healthy[0] if healthy else None, "ranked": ranked}
+    controls = [x for x in rows if x["control"]]
+    summary["controls"] = [{k: x[k] for k in ("trial_id", "status", "best", "params")} for x in controls]
+    summary["controls_passed"] = bool(controls) and all(x["status"] == "healthy" for x in controls)
     print(f"\n{plan.spec.name}: {len(rows)} trials: {len(healthy)} healthy, {summary['collapsed']} collapsed, "
           f"{summary['failed']} failed to train ({summary['diverged']} diverged), {summary['errored']} errored "
           f"(at the last report); best by {metric} ({mode}):")
@@ -352,6 +391,17 @@ def summarise(plan: Plan, results) -> dict:
         mark = "" if x["status"] == "healthy" else f"  [{x['status'].upper()}]"
         print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}{mark}")
     print(f"results: {summary['path']}")
+    if plan.spec.control:
+        if not controls:
+            print("positive control: none ran (a fixed setting differs from the reference recipe); "
+                  "nothing shows that this study's budget can train a healthy model")
+        elif summary["controls_passed"]:
+            print(f"positive control (the reference recipe): {len(controls)} of {len(controls)} healthy")
+        else:
+            bad = [x for x in controls if x["status"] != "healthy"]
+            print(f"WARNING: positive control failed: {len(bad)} of {len(controls)} reference-recipe trials "
+                  f"were not healthy ({', '.join(x['trial_id'] + ' ' + x['status'] for x in bad)}); "
+                  "the map is not evidence of where collapse sets in at this budget")
     if ranked and ranked[0]["status"] != "healthy":
         print(f"warning: the best trial was {ranked[0]['status']} at its best report; "
               + ("no trial was healthy, so this study found no working configuration" if not healthy
