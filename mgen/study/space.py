@@ -4,8 +4,9 @@ A study script names its dimensions with `Choice` and `LogUniform`; `to_tune` tu
 Tune's grid/choice/loguniform for the chosen search. Three study-level parameters expand into trial
 config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1), `conditioning` ("prev+chord/2d" ->
 cond="prev+chord", inject="2d"; "none" has no injection, so a grid never runs "none" twice) and
-`variant` ("gan/1:5" -> method gan at D:G 1:5; "vae", "imle"), so VAE and IMLE are not repeated
-over D/G ratios they do not have.
+`variant` ("gan/1:5" -> method gan at D:G 1:5; "vae", "imle"; settings of its own after the slash,
+"imle/lr_g=1e-3,imle_m=50"), so VAE and IMLE are not repeated over D/G ratios they do not have and
+each method can run at settings that suit it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from mgen.errors import UserError
 from mgen.models import CONDITIONS, INJECTIONS
-from mgen.train.config import TrialConfig
+from mgen.train.config import TrialConfig, load_yaml
 
 DG_RATIOS = ("5:1", "2:1", "1:1", "1:2", "1:5")
 CONDITIONINGS = ("none",) + tuple(f"{c}/{i}" for c in CONDITIONS[1:] for i in INJECTIONS)
@@ -84,10 +85,14 @@ def expand(params: dict[str, Any]) -> dict[str, Any]:
     """A sampled dict (study-level params included) -> the flat TrialConfig dict."""
     out = dict(params)
     if "variant" in out:
-        method, _, ratio = str(out.pop("variant")).partition("/")
+        method, _, rest = str(out.pop("variant")).partition("/")
         out["method"] = method
-        if ratio:
-            out["dg_ratio"] = ratio
+        if "=" in rest:  # the variant's own settings
+            for item in rest.split(","):
+                key, _, value = item.partition("=")
+                out[key.strip()] = load_yaml(value)
+        elif rest:
+            out["dg_ratio"] = rest
     if "dg_ratio" in out:
         out["d_steps"], out["g_steps"] = parse_ratio(out.pop("dg_ratio"))
     if "conditioning" in out:

@@ -101,7 +101,7 @@ class TrialConfig:
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this
     # --- baselines ---
     kl_weight: float = 1.0  # VAE: weight of the KL term
-    imle_m: int = 10  # IMLE: samples drawn per real example each round
+    imle_m: int = 50  # IMLE: samples drawn per real example each round (10 found 6-9 of 25 grid modes)
     imle_pool: int = 512  # IMLE: real examples matched each round
     imle_inner_steps: int = 50  # IMLE: updates per round (rounds = steps / this)
     # --- budget ---

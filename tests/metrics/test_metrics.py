@@ -98,10 +98,10 @@ def test_ring_metric_counts_exactly_the_modes_a_sample_covers():
     centres, std = ring_centres(), 0.01
     covered = [0, 2, 5]
     near = np.concatenate([centres[i] + std * rng.uniform(-1, 1, (10, 2)) for i in covered])
-    one_stray = centres[[7]] + 0.5 * std  # one sample at mode 7 is under the 5-sample bar
+    one_stray = centres[[7]] + 0.5 * std  # one sample at mode 7: captured by the protocol, not by the strict count
     far = np.zeros((19, 2))  # the centre of the ring is far from every mode
     m = mixture_modes(np.concatenate([near, one_stray, far]), centres, std)
-    assert m["modes_captured"] == 3 and m["modes_total"] == 8
+    assert m["modes_captured"] == 4 and m["modes_captured_5"] == 3 and m["modes_total"] == 8
     assert m["high_quality"] == pytest.approx(31 / 50)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from mgen.errors import UserError
-from mgen.study import Choice, run_study
+from mgen.study import Choice, LogUniform, run_study
 from mgen.study.callbacks import CollapseStopper
 from mgen.study.trainable import trial_config
 from tests.study.conftest import study_args, tiny_spec
@@ -219,3 +219,22 @@ def test_summary_marks_failed_and_collapsed_trials_and_warns_when_none_is_health
     assert "warning: the best trial was" in out and "no trial was healthy" in out
     saved = json.loads((results_dir / "t" / "study.json").read_text())
     assert saved["healthy"] == 0 and saved["ranked"][0]["status"] == summary["ranked"][0]["status"]
+
+
+def test_positive_controls_run_once_per_seed_and_are_reported(results_dir):
+    control = {"dg_ratio": "1:1", "lr_d": 5e-4}
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1")), "lr_d": LogUniform(1e-4, 1e-3),
+                            "seed": Choice((0, 1))}, steps=10, eval_every=10, control=control)
+    summary = run_study(spec, study_args(results_dir, "--search", "random", "--num-samples", "1"))
+    # One sampled trial plus one control per seed of the space.
+    assert summary["trials"] == 3 and len(summary["controls"]) == 2
+    assert sorted(c["params"]["seed"] for c in summary["controls"]) == [0, 1]
+    assert all(c["params"]["dg_ratio"] == "1:1" and c["params"]["lr_d"] == 5e-4 for c in summary["controls"])
+    assert summary["controls_passed"] is False  # ten iterations learn nothing: the study must say so
+    saved = json.loads((results_dir / "t" / "study.json").read_text())
+    assert saved["controls"] == json.loads(json.dumps(summary["controls"]))
+    # A grid that already holds the control runs it once, as one of its cells.
+    grid = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1")), "lr_d": Choice((5e-4, 1e-3))}, steps=10,
+                     eval_every=10, control=control)
+    summary = run_study(grid, study_args(results_dir, "--search", "grid", "--name", "g", "--num-samples", "1"))
+    assert summary["trials"] == 4 and len(summary["controls"]) == 1
