@@ -10,7 +10,7 @@ SPACE = {
     "variant": Choice(("vae", "imle")),
     "lr_g": LogUniform(1e-4, 3e-3),  # the one learning rate of VAE and IMLE
     "kl_weight": LogUniform(0.1, 10.0),  # VAE only
-    "imle_m": Choice((5, 10, 20)),  # IMLE only: samples per real bar
+    "imle_m": Choice((20, 50, 100)),  # IMLE only: samples per real bar (10 was too few on the 2D grid)
     "conditioning": Choice(("none", "prev+chord/1d")),
     "seed": Choice((0, 1, 2)),
 }

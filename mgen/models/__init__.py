@@ -20,7 +20,7 @@ def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
 
     kind is "bars" (16x128 piano rolls) or "points" (2D mixtures); 0 sizes take the family defaults.
     d_maxout > 1 gives the points D linear maxout units with that many pieces (PacGAN's 2D protocol).
-    g_output and d_norm are the bar networks' output and D normalisation (mgen/models/midinet.py).
+    g_output is the bar generator's output, d_norm D's normalisation (mgen/models/midinet.py).
     """
     z_dim = z_dim or DEFAULT_Z_DIM[kind]
     g_width = g_width or DEFAULT_WIDTH[kind][0]
@@ -28,7 +28,8 @@ def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
     if kind == "points":
         gen = MLPGenerator(z_dim, g_width)
         if method == "gan":
-            return {"G": gen, "D": MLPDiscriminator(d_width, maxout=d_maxout)}
+            disc = MLPDiscriminator(d_width, maxout=d_maxout)
+            return {"G": gen, "D": spectral_normed(disc) if d_norm == "spectral" else disc}
         if method == "vae":
             return {"vae": VAE(MLPEncoder(z_dim, d_width), gen, z_dim)}
         return {"G": gen}

@@ -78,6 +78,8 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
                    help="trial-config field for every trial, e.g. --set batch_size=32 (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the search (random and Optuna samples repeat with the same seed)")
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all)")
+    p.add_argument("--address", help="join this Ray cluster (e.g. 127.0.0.1:6379 or ray://host:10001); default: "
+                                     "$RAY_ADDRESS if set (as in a submitted job), else a private local Ray")
     return p
 
 
@@ -227,23 +229,20 @@ def latest_study(storage: str, prefix: str) -> str:
     return candidates[-1].name
 
 
-def init_ray(num_cpus: int | None) -> None:
-    """Join a running cluster if there is one (a submitted job, RAY_ADDRESS); else start Ray on 127.0.0.1."""
+def init_ray(num_cpus: int | None, address: str | None = None) -> None:
+    """Join the cluster named by --address or RAY_ADDRESS (a submitted job has it set); else start a
+    private Ray on 127.0.0.1. Never joins whatever Ray happens to run on the machine: a second local
+    study used to join the first one's, queue behind its trials and die with it."""
     import ray
 
     if ray.is_initialized():
         return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()  # joining: resources belong to the cluster, so no num_cpus/num_gpus here
+    if address or os.environ.get("RAY_ADDRESS"):
+        ray.init(address=address)  # joining: resources belong to the cluster, so no num_cpus/num_gpus here
         return
-    try:
-        ray.init(address="auto")
-        return
-    except ConnectionError:
-        pass
     # A private single-machine Ray: without this switch Ray replaces 127.0.0.1 by the routable address.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
 
 
 def wandb_key_available() -> bool:
@@ -450,7 +449,7 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     if args.resume and saved is not None and saved.exists():
         # The study's own flags; the resuming call only says which study and how much CPU to use.
         args = argparse.Namespace(**{**json.loads(saved.read_text()), "resume": True, "storage": storage,
-                                     "name": name, "num_cpus": args.num_cpus})
+                                     "name": name, "num_cpus": args.num_cpus, "address": args.address})
     plan = plan_study(spec, args)
     if saved is not None and not args.resume:
         saved.parent.mkdir(parents=True, exist_ok=True)
@@ -459,7 +458,7 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
     print(f"{spec.name}: {sizes}; {args.search} search, "
           f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
-    init_ray(args.num_cpus)
+    init_ray(args.num_cpus, getattr(args, "address", None))
     tuner = build_tuner(plan, datasets)
     results = tuner.fit()
     import ray

@@ -85,7 +85,7 @@ class TrialConfig:
     d_width: int = 0  # D (or VAE encoder) channels / hidden units (0 = default: 128 bars, 200 points)
     d_maxout: int = 0  # 2D sets: D's hidden units are linear maxout with this many pieces (PacGAN: 5); 0 = LeakyReLU
     g_output: str = "sigmoid"  # bars: sigmoid (independent cells) | softmax | onehot (a pitch-or-rest categorical a step)
-    d_norm: str = "none"  # bars: none | spectral (spectral normalisation on every D layer)
+    d_norm: str = "none"  # none | spectral (spectral normalisation on every D layer)
     # --- GAN schedule and optimisation ---
     loss: str = "nonsat"  # nonsat | minimax | hinge | lsgan | wgan-gp
     d_steps: int = 1  # D updates per iteration (5 with g_steps=1 is 5:1)
@@ -165,8 +165,9 @@ class TrialConfig:
             raise UserError("config d_maxout=1 is a linear layer; give 0 (LeakyReLU) or 2 to 16 pieces")
         if self.d_maxout and self.data not in ("ring", "grid"):
             raise UserError(f"config d_maxout is for the 2D sets (ring, grid), not {self.data!r}; leave it 0")
-        if self.data in ("ring", "grid") and (self.g_output, self.d_norm) != ("sigmoid", "none"):
-            raise UserError(f"config g_output and d_norm are for bars; the 2D set {self.data!r} takes the defaults")
+        if self.data in ("ring", "grid") and self.g_output != "sigmoid":
+            raise UserError(f"config g_output={self.g_output!r} is for bars; the 2D set {self.data!r} has a linear "
+                            "output: give g_output=sigmoid (the default), e.g. --set g_output=sigmoid")
         if self.data_std and self.data not in ("ring", "grid"):
             raise UserError(f"config data_std is the sd of the 2D sets' Gaussians, not of {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":

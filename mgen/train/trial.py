@@ -19,12 +19,16 @@ import torch
 
 from mgen.data import BarDataset
 from mgen.errors import UserError
-from mgen.metrics import decode_bars, evaluate
+from mgen.metrics import METRICS, decode_bars, evaluate, worst_value
 from mgen.train.config import TrialConfig
 
 Z_SENS_CONDITIONS, Z_SENS_DRAWS = 10, 10  # z-sensitivity: conditions x noise draws per condition
 EVAL_DATA_SEED = 12345  # the real reference sample and eval conditions are the same for every trial
 REFERENCE_MAX = 2000  # held-out examples in the evaluation reference
+# What a diverged trial reports: the worst value of every metric with a direction, so that whichever
+# metric a study ranks by is present (Tune stops a study whose trial omits it) and ranks it last.
+DIVERGED_METRICS = {name: worst_value(name) for name, m in METRICS.items()
+                    if m.direction in ("max", "min") and name != "diverged"} | {"collapsed": 0.0, "failed": 1.0}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -209,8 +213,8 @@ def train(cfg: TrialConfig, ds: BarDataset, resume: dict | None = None) -> Itera
                    "steps_per_sec": (step - last_step) / max(now - last_time, 1e-9),
                    "diverged": float(diverged), **method.counters()}
         samples = None
-        if diverged:  # nothing to evaluate: the trial failed, and ranks last by the study's objective
-            metrics.update({"failed": 1.0, "coverage": 0.0, "healthy_coverage": -1.0})
+        if diverged:  # nothing to evaluate: every metric a study can rank by takes its worst value
+            metrics.update(DIVERGED_METRICS)
         else:
             scores, samples = evaluate_method(method, data, cfg, step)
             metrics.update(scores)

@@ -105,7 +105,7 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
             "--storage", str(results_dir), "--name", "r", "--num-cpus", "2", "--no-collapse-stop", "--num-samples", "1",
             "--set", "steps=2000",  # long enough that Tune snapshots a checkpoint before the kill
             "--set", "eval_every=200", "--set", "g_width=16", "--set", "d_width=16", "--set", "eval_samples=200",
-            "--set", "conditioning=none", "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002"]
+            "--set", "conditioning=none", "--set", "g_output=sigmoid", "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002"]
     log = open(tmp_path / "first.log", "w")
     driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     study_dir = results_dir / "r"
@@ -139,7 +139,7 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
                              cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     summary = json.loads((study_dir / "study.json").read_text())
-    assert summary["trials"] == 5 and summary["errored"] == 0  # the five D/G ratios
+    assert summary["trials"] == 6 and summary["errored"] == 0  # the smoke grid: 3 D/G ratios x 2 D norms
     for trial in trial_dirs(study_dir):
         steps = reports(trial)["step"].tolist()
         assert steps[-1] == 2000, (trial.name, steps)
@@ -152,7 +152,7 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
 def test_a_failed_trial_retries_from_its_last_checkpoint(results_dir, tmp_path):
     argv = [sys.executable, "studies/gan_collapse.py", "--data", "ring", "--search", "grid", "--no-wandb",
             "--storage", str(results_dir), "--name", "f", "--num-cpus", "2", "--no-collapse-stop",
-            "--num-samples", "1", "--max-failures", "2", "--set", "dg_ratio=1:1", "--set", "conditioning=none",
+            "--num-samples", "1", "--max-failures", "2", "--set", "dg_ratio=1:1", "--set", "d_norm=spectral", "--set", "conditioning=none", "--set", "g_output=sigmoid",
             "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002", "--set", "steps=600",
             "--set", "eval_every=40", "--set", "g_width=16", "--set", "d_width=16", "--set", "eval_samples=200"]
     log = open(tmp_path / "study.log", "w")
@@ -238,3 +238,14 @@ def test_positive_controls_run_once_per_seed_and_are_reported(results_dir):
                      eval_every=10, control=control)
     summary = run_study(grid, study_args(results_dir, "--search", "grid", "--name", "g", "--num-samples", "1"))
     assert summary["trials"] == 4 and len(summary["controls"]) == 1
+
+
+def test_a_diverging_trial_is_recorded_and_the_study_completes(results_dir):
+    # A VAE at learning rate 1 goes NaN within a few steps; the other trial is sound.
+    spec = tiny_spec(space={"variant": Choice(("vae",)), "lr_g": Choice((1.0, 1e-3))}, steps=20, eval_every=10)
+    summary = run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "1", "--metric", "precision",
+                                         "--set", "kl_weight=0"))
+    assert summary["trials"] == 2 and summary["errored"] == 0 and summary["diverged"] == 1
+    assert (results_dir / "t" / "study.json").exists()
+    diverged = [r for r in map(reports, trial_dirs(results_dir / "t")) if r["diverged"].iloc[-1] == 1]
+    assert len(diverged) == 1 and diverged[0]["precision"].iloc[-1] == 0.0

@@ -53,6 +53,9 @@ def test_forced_nan_ends_the_trial_with_diverged():
     reports = list(train(cfg, ds))
     assert len(reports) == 1 and reports[0].step == 1
     assert reports[0].metrics["diverged"] == 1.0 and reports[0].done and reports[0].checkpoint is None
+    # Every metric a study can rank by is there, at its worst: the trial is recorded, and ranks last.
+    m = reports[0].metrics
+    assert m["failed"] == 1.0 and m["healthy_coverage"] == -1.0 and m["coverage"] == 0.0 and m["jsd"] > 0.69
 
 
 @pytest.mark.parametrize("values, message", [
