@@ -20,3 +20,48 @@ def results_dir(tmp_path):
 
 def study_args(results_dir, *extra):
     return ["--storage", str(results_dir), "--no-wandb", "--num-cpus", "2", "--name", "t", *extra]
+
+
+def stop_ray_under(temp_dir: str, timeout: float = 30.0) -> int:
+    """Stop the Ray processes whose command line names `temp_dir` (their RAY_TMPDIR): the ones this test
+    started, and no other Ray on the machine (`ray stop` would kill a user's own cluster). Returns how many."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    def ours() -> list[int]:
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+            except OSError:
+                continue
+            if temp_dir in cmd and int(pid) != os.getpid():
+                pids.append(int(pid))
+        return pids
+
+    found = ours()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + timeout / 2
+        while ours() and time.time() < deadline:
+            time.sleep(0.2)
+    return len(found)
+
+
+@pytest.fixture
+def ray_tmpdir():
+    """A private, short RAY_TMPDIR (Ray's socket paths must stay under 107 bytes); its Ray processes are
+    stopped, and only they, when the test ends."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    yield path
+    stop_ray_under(path)
+    shutil.rmtree(path, ignore_errors=True)

@@ -14,6 +14,8 @@ import pretty_midi
 import pytest
 from google.protobuf.message import DecodeError
 
+from tests.study.conftest import stop_ray_under
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,14 +93,14 @@ def ray_head(tmp_path):
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_TMPDIR": short_tmp}
     env.pop("RAY_ADDRESS", None)
     gcs, dashboard = free_port(), free_port()
-    subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+    # A private RAY_TMPDIR: this head does not see, and is not seen by, any other Ray on the machine.
     started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "2"], cwd=ROOT, env={
         **env, "RAY_GCS_PORT": str(gcs), "RAY_DASHBOARD_PORT": str(dashboard)}, capture_output=True, text=True, timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         yield env, f"http://127.0.0.1:{dashboard}"
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        assert stop_ray_under(short_tmp) > 0  # this head's processes, and no other Ray on the machine
         shutil.rmtree(short_tmp, ignore_errors=True)
 
 

@@ -15,7 +15,7 @@ from mgen.errors import UserError
 from mgen.study import Choice, LogUniform, run_study
 from mgen.study.callbacks import CollapseStopper
 from mgen.study.trainable import trial_config
-from tests.study.conftest import study_args, tiny_spec
+from tests.study.conftest import stop_ray_under, study_args, tiny_spec
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,14 +100,15 @@ def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(results_
     assert len(diverse) == 6 and diverse["collapsed"].tolist() == [0.0] * 6 and diverse["failed"].iloc[0] == 1.0
 
 
-def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, tmp_path):
+def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, tmp_path, ray_tmpdir):
     argv = [sys.executable, "studies/gan_collapse.py", "--data", "ring", "--search", "grid", "--no-wandb",
             "--storage", str(results_dir), "--name", "r", "--num-cpus", "2", "--no-collapse-stop", "--num-samples", "1",
             "--set", "steps=2000",  # long enough that Tune snapshots a checkpoint before the kill
             "--set", "eval_every=200", "--set", "g_width=16", "--set", "d_width=16", "--set", "eval_samples=200",
             "--set", "conditioning=none", "--set", "g_output=sigmoid", "--set", "seed=0", "--set", "lr_d=0.0002", "--set", "lr_g=0.0002"]
     log = open(tmp_path / "first.log", "w")
-    driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir}  # its Ray's processes are findable, and only they
+    driver = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     study_dir = results_dir / "r"
     deadline = time.time() + 240
     def saved_before_snapshot() -> list[Path]:
@@ -129,14 +130,14 @@ def test_resume_after_killing_the_driver_accounts_for_every_trial(results_dir, t
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     known = saved_before_snapshot()
-    subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+    stop_ray_under(ray_tmpdir)  # what the killed driver's Ray left behind, and nothing else
     unfinished = [t for t in trial_dirs(study_dir) if len(reports(t)) < 10]
     assert unfinished, "the study finished before it was killed; nothing to resume"
     checkpointed = [t for t in unfinished if t in known]
     assert checkpointed, "no unfinished trial had a checkpoint to resume from"
     resumed = subprocess.run([sys.executable, "studies/gan_collapse.py", "--resume", "--name", "r", "--no-wandb",
                               "--storage", str(results_dir), "--num-cpus", "2", "--data", "ring"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+                             cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     summary = json.loads((study_dir / "study.json").read_text())
     assert summary["trials"] == 6 and summary["errored"] == 0  # the smoke grid: 3 D/G ratios x 2 D norms
