@@ -13,7 +13,7 @@ from mgen.metrics.collapse import duplicates, is_collapsed, is_failed, memorisat
 from mgen.metrics.decoding import decode_bars, is_monophonic
 from mgen.metrics.embedding import BarEmbedding
 from mgen.metrics.frechet import frechet_distance
-from mgen.metrics.knn import as_matrix, kth_neighbour_radius, prdc, prdc_distinct
+from mgen.metrics.knn import as_matrix, kth_neighbour_radius, prdc
 from mgen.metrics.modes import mixture_modes, motif_modes
 from mgen.metrics.music import music_statistics
 from mgen.metrics.ndb import ndb_jsd
@@ -33,7 +33,7 @@ def prdc_with_misses(real, fake, ok: np.ndarray, k: int, distinct: bool = True) 
     """
     if ok.sum() <= k:
         return dict(_ZERO_PRDC)
-    out = (prdc_distinct if distinct else prdc)(real, fake[ok], k=k)
+    out = prdc(real, fake[ok], k=k, distinct=distinct)
     share = float(ok.mean())
     out["precision"] *= share
     out["density"] *= share

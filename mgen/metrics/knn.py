@@ -62,36 +62,24 @@ def _ball_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tenso
     return counts
 
 
-def prdc(real, fake, k: int = 5) -> dict[str, float]:
-    """Precision, recall, density and coverage of fake samples against real ones."""
-    real, fake = as_matrix(real), as_matrix(fake)
-    real_radii = kth_neighbour_radius(real, k)
-    fake_radii = kth_neighbour_radius(fake, k)
-    in_real_balls = _ball_counts(fake, real, real_radii)
-    nearest_fake, _ = nearest_distance(real, fake)
-    return {
-        "precision": (in_real_balls > 0).float().mean().item(),
-        "recall": (_ball_counts(real, fake, fake_radii) > 0).float().mean().item(),
-        "density": (in_real_balls.sum() / (k * len(fake))).item(),
-        "coverage": (nearest_fake < real_radii).float().mean().item(),
-    }
+def prdc(real, fake, k: int = 5, distinct: bool = False) -> dict[str, float]:
+    """Precision, recall, density and coverage of fake samples against real ones.
 
-
-def prdc_distinct(real, fake, k: int = 5) -> dict[str, float]:
-    """PRDC with the real balls built on distinct real rows, coverage weighted by how often each occurs.
-
-    Melody data repeats bars (three in four Bach soprano bars have an exact copy in the corpus). With
-    copies, a bar's k-NN radius is 0 and, counted strictly, nothing can cover it: a perfect generator
-    of planted motifs would score coverage ~0. Counting each distinct real bar once for the balls, and
-    weighting coverage by multiplicity, keeps `<` and reads as the share of real bars covered. On
-    data without copies this equals `prdc` (and Naeem et al.'s reference).
+    distinct=False is Naeem et al.'s reference implementation exactly (the `prdc` package).
+    distinct=True builds the real balls on distinct real rows and weights coverage by how often each
+    occurs. Melody data repeats bars (three in four Bach soprano bars have an exact copy in the corpus);
+    with copies a bar's k-NN radius is 0 and, counted strictly, nothing can cover it: a perfect
+    generator of planted motifs would score coverage ~0. On data without copies both are the same.
     """
     real, fake = as_matrix(real), as_matrix(fake)
-    uniq, counts = torch.unique(real, dim=0, return_counts=True)
-    real_radii = kth_neighbour_radius(uniq, k)
+    if distinct:
+        centres, counts = torch.unique(real, dim=0, return_counts=True)
+    else:
+        centres, counts = real, torch.ones(len(real), dtype=torch.long)
+    real_radii = kth_neighbour_radius(centres, k)
     fake_radii = kth_neighbour_radius(fake, k)
-    in_real_balls = _ball_counts(fake, uniq, real_radii)
-    nearest_fake, _ = nearest_distance(uniq, fake)
+    in_real_balls = _ball_counts(fake, centres, real_radii)
+    nearest_fake, _ = nearest_distance(centres, fake)
     covered = (nearest_fake < real_radii).double()
     return {
         "precision": (in_real_balls > 0).float().mean().item(),

@@ -7,7 +7,7 @@ from mgen.metrics import evaluate
 from mgen.metrics.collapse import duplicates, is_collapsed, memorisation, z_sensitivity
 from mgen.metrics.decoding import decode_bars
 from mgen.metrics.frechet import frechet_distance
-from mgen.metrics.knn import prdc, prdc_distinct
+from mgen.metrics.knn import prdc
 from mgen.metrics.modes import mixture_modes, motif_modes
 from mgen.metrics.music import bar_features, music_statistics
 from mgen.metrics.ndb import ndb_bins
@@ -171,18 +171,18 @@ def test_prdc_equals_naeem_et_al_reference_implementation():
         for name in ("precision", "recall", "density", "coverage"):
             assert ours[name] == pytest.approx(float(ref[name]), abs=1e-6), name
     real, fake = cases[0]
-    assert prdc_distinct(real, fake) == pytest.approx(prdc(real, fake))  # no repeated rows: the same
+    assert prdc(real, fake, distinct=True) == pytest.approx(prdc(real, fake))  # no repeated rows: the same
 
 
 def test_coverage_counts_each_repeated_real_bar_once_for_its_ball_and_by_weight_for_coverage():
     real = np.repeat(gaussian(50), 10, axis=0)  # every real point ten times: strict balls of radius 0
     fake = real[::10] + 1e-3
     assert prdc(real, fake)["coverage"] == 0.0  # the reference semantics: nothing covers a copied point
-    assert prdc_distinct(real, fake)["coverage"] == 1.0
+    assert prdc(real, fake, distinct=True)["coverage"] == 1.0
     # Coverage is a share of real samples: a point held 40 times weighs 40 of 50.
     common, rare = gaussian(1), 1000 + gaussian(10)
     real = np.concatenate([np.repeat(common, 40, axis=0), rare])
-    assert prdc_distinct(real, np.repeat(common + 1e-3, 10, axis=0))["coverage"] == pytest.approx(0.8)
+    assert prdc(real, np.repeat(common + 1e-3, 10, axis=0), distinct=True)["coverage"] == pytest.approx(0.8)
 
 
 def test_monophonic_decoding_plays_the_step_when_its_mass_is_half_and_takes_the_top_pitch():
