@@ -68,11 +68,11 @@ def generate_phrases(gen: LoadedGenerator, n_phrases: int, seed: int = 0) -> np.
     data, method = gen.data, gen.method
     heldout = data.heldout  # conditions the model never trained on
     starts = torch.tensor(_phrase_starts(heldout, n_phrases, g))
-    prev, _ = data.heldout_conditions(starts)
+    prev, _ = data.conditions(starts, heldout=True)
     monophonic = not heldout.config.polyphonic
     bars = []
     for b in range(PHRASE_BARS):
-        _, chord = data.heldout_conditions(torch.clamp(starts + b, max=len(heldout) - 1))
+        _, chord = data.conditions(torch.clamp(starts + b, max=len(heldout) - 1), heldout=True)
         z = data.noise(n_phrases, method.z_dim, g)
         notes = decode_bars(method.sample(z, prev, chord)[:, 0].cpu().numpy(), monophonic)  # (n, 16, 128)
         bars.append(notes)

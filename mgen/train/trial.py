@@ -48,22 +48,23 @@ class TrialData:
         self.ds, self.device, self.is_points = ds, device, ds.is_points
         x = torch.tensor(ds.x, dtype=torch.float32)  # a copy: arrays from Ray's object store are read-only
         self.x = (x if self.is_points else x[:, None]).to(device)  # (N, 2) or (N, 1, 16, 128)
-        self.prev = None if ds.prev is None else torch.tensor(ds.prev, dtype=torch.float32)[:, None].to(device)
-        self.chord = None if ds.chord is None else torch.tensor(ds.chord, dtype=torch.float32).to(device)
+        self.prev, self.chord = self._condition_tensors(ds)
+        self._heldout_conditions = self._condition_tensors(self.heldout)
+
+    def _condition_tensors(self, ds: BarDataset):
+        """(prev (N, 1, 16, 128), chord (N, 13)) of a part, on the device; None where the data has none."""
+        as_t = lambda a: None if a is None else torch.tensor(a, dtype=torch.float32).to(self.device)  # noqa: E731
+        prev = as_t(ds.prev)
+        return (None if prev is None else prev[:, None]), as_t(ds.chord)
 
     def __len__(self) -> int:
         return len(self.x)
 
-    def conditions(self, idx: torch.Tensor):
+    def conditions(self, idx: torch.Tensor, heldout: bool = False):
+        """(prev, chord) of examples `idx` of the training part, or of the held-out part."""
+        prev, chord = self._heldout_conditions if heldout else (self.prev, self.chord)
         idx = idx.to(self.device)
-        return (None if self.prev is None else self.prev[idx], None if self.chord is None else self.chord[idx])
-
-    def heldout_conditions(self, idx: torch.Tensor):
-        """(prev, chord) of held-out examples `idx`, on the device; None where the data has none."""
-        h = self.heldout
-        as_t = lambda a, shape: None if a is None else torch.tensor(a[idx.numpy()], dtype=torch.float32).reshape(shape).to(self.device)  # noqa: E731
-        return (as_t(h.prev, (len(idx), 1, *h.x.shape[1:])) if h.prev is not None else None,
-                as_t(h.chord, (len(idx), -1)) if h.chord is not None else None)
+        return (None if prev is None else prev[idx], None if chord is None else chord[idx])
 
     def batch(self, n: int, g: torch.Generator):
         idx = torch.randint(len(self), (n,), generator=g)
@@ -84,16 +85,14 @@ class Report:
 
 
 @torch.no_grad()
-def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torch.Tensor | None = None,
-             heldout: bool = True):
-    """n samples from the method's sampler with the conditions of examples `cond_idx` (held-out ones by default)."""
+def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torch.Tensor | None = None):
+    """n samples from the method's sampler with the conditions of held-out examples `cond_idx`."""
     nets = method.modules()
     was_training = {k: m.training for k, m in nets.items()}
     for m in nets.values():
         m.eval()
     try:
-        conditions = data.heldout_conditions if heldout else data.conditions
-        prev, chord = conditions(cond_idx) if cond_idx is not None else (None, None)
+        prev, chord = data.conditions(cond_idx, heldout=True) if cond_idx is not None else (None, None)
         out = method.sample(data.noise(n, method.z_dim, g), prev, chord)
     finally:
         for k, m in nets.items():
