@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from mgen.metrics.collapse import duplicates, is_collapsed, is_failed, memorisation, z_sensitivity
+from mgen.metrics.collapse import duplicates, health_status, is_collapsed, is_failed, memorisation, z_sensitivity
 from mgen.metrics.decoding import decode_bars, is_monophonic
 from mgen.metrics.embedding import BarEmbedding
 from mgen.metrics.frechet import frechet_distance
@@ -112,4 +112,4 @@ def evaluate(fake, real, kind: str = "bars", same_condition=None, modes=None, mo
     return {name: float(value) for name, value in out.items()}
 
 
-__all__ = ["METRICS", "decode_bars", "direction", "evaluate", "worst_value"]
+__all__ = ["METRICS", "decode_bars", "direction", "evaluate", "health_status", "worst_value"]

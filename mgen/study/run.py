@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from mgen.errors import UserError
+from mgen.metrics.collapse import health_status
 from mgen.metrics.registry import check_mode, direction
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, expand, grid_values, validate_space, values_of
 from mgen.train.config import TrialConfig, load_yaml, read_yaml_mapping
@@ -132,11 +133,11 @@ def parse_objectives(text: str | None) -> list[tuple[str, str]]:
     return out
 
 
-def metric_and_mode(args: argparse.Namespace) -> tuple[str, str]:
-    """--metric with its direction from the registry; a --mode that contradicts it is a UserError."""
+def study_mode(args: argparse.Namespace) -> str:
+    """--mode, or --metric's direction from the registry; a --mode that contradicts it is a UserError."""
     mode = args.mode or direction(args.metric)
     check_mode(args.metric, mode)
-    return args.metric, mode
+    return mode
 
 
 @dataclass
@@ -169,7 +170,7 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         if key in parse_sets(args.set):  # a --set field is fixed, not searched
             del space[key]
     validate_space(space, fixed)
-    args.mode = metric_and_mode(args)[1]
+    args.mode = study_mode(args)
     objectives = parse_objectives(args.objectives)
     if objectives and args.search != "optuna":
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
@@ -344,11 +345,6 @@ def build_tuner(plan: Plan, datasets: dict):
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
 
 
-def trial_status(collapsed: float, failed: float) -> str:
-    """failed (did not learn to make music) > collapsed (few modes) > healthy."""
-    return "failed" if failed >= 1 else "collapsed" if collapsed >= 1 else "healthy"
-
-
 def summarise(plan: Plan, results) -> dict:
     """The end-of-study table and study.json: best trials, each marked healthy, collapsed or failed at
     its best report; collapsed/failed/diverged counts; a warning when no trial is healthy."""
@@ -365,7 +361,7 @@ def summarise(plan: Plan, results) -> dict:
             best, at_best = float(values[i]), history.loc[i].to_dict()
         flags = at_best or last
         rows.append({"trial_id": last.get("trial_id", r.path.rsplit("/", 1)[-1]), "path": r.path,
-                     "best": best, "status": trial_status(flags.get("collapsed", 0), flags.get("failed", 0)),
+                     "best": best, "status": health_status(flags),
                      "collapsed": bool(last.get("collapsed", 0) >= 1), "failed": bool(last.get("failed", 0) >= 1),
                      "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
                      "best_checkpoint": best_ckpt.path if best_ckpt else None,

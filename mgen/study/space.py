@@ -129,10 +129,10 @@ def to_tune(space: dict[str, Any], search: str) -> dict[str, Any]:
 
     out = {}
     for name, dim in space.items():
-        if isinstance(dim, Choice):
-            out[name] = tune.grid_search(list(dim.values)) if search == "grid" else tune.choice(list(dim.values))
-        elif isinstance(dim, LogUniform):
-            out[name] = tune.grid_search(dim.grid()) if search == "grid" else tune.loguniform(dim.low, dim.high)
-        else:
+        if not isinstance(dim, (Choice, LogUniform)):
             out[name] = dim
+        elif search == "grid":
+            out[name] = tune.grid_search(grid_values(dim))
+        else:
+            out[name] = tune.choice(list(dim.values)) if isinstance(dim, Choice) else tune.loguniform(dim.low, dim.high)
     return out

@@ -9,7 +9,7 @@ import torch
 
 from mgen.data import BarDataset, load_dataset
 from mgen.export import save_piano_roll, write_midi, write_wav
-from mgen.metrics import decode_bars
+from mgen.metrics import decode_bars, health_status
 from mgen.train.config import TrialConfig
 from mgen.train.trial import TrialData, build_method, load_checkpoint, resolve_device
 
@@ -25,14 +25,19 @@ class LoadedGenerator:
     metrics: dict  # the evaluation at the checkpoint's step (empty for checkpoints older than this field)
 
     @property
+    def status(self) -> str:
+        """healthy, collapsed or failed by the checkpoint's own evaluation; unknown for older checkpoints."""
+        return health_status(self.metrics) if self.metrics else "unknown"
+
+    @property
     def warning(self) -> str | None:
         """A sentence when the checkpoint's own evaluation says the generator failed or collapsed."""
         m = self.metrics
-        if m.get("failed", 0) >= 1:
+        if self.status == "failed":
             return (f"this checkpoint (step {self.step}) had FAILED to train by its own evaluation "
                     f"(empty bar rate {m.get('empty_bar_rate', float('nan')):.2f}, precision {m.get('precision', float('nan')):.3f}): "
                     "its samples are not music the model learned")
-        if m.get("collapsed", 0) >= 1:
+        if self.status == "collapsed":
             return (f"this checkpoint (step {self.step}) was COLLAPSED by its own evaluation (diversity "
                     f"{m.get('diversity', float('nan')):.2f} of the real data's, {m.get('distinct', float('nan')):.0f} distinct bars "
                     f"of {self.cfg.eval_samples}): expect few, repeated outputs")
@@ -91,9 +96,7 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
     gen = load_generator(checkpoint)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = {"step": gen.step, "config": gen.cfg.name, "files": [], "warning": gen.warning,
-               "status": "failed" if gen.metrics.get("failed", 0) >= 1 else
-               "collapsed" if gen.metrics.get("collapsed", 0) >= 1 else "healthy" if gen.metrics else "unknown"}
+    written = {"step": gen.step, "config": gen.cfg.name, "files": [], "warning": gen.warning, "status": gen.status}
     if gen.data.is_points:
         import matplotlib
 
