@@ -136,6 +136,9 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
             continue  # a trial that never reported
         trial_id = str(progress["trial_id"].iloc[0]) if "trial_id" in progress else entry.base_name
         progress = progress.drop(columns=[c for c in ("samples", "audio_renderer") if c in progress])
+        if "step" in progress:  # a trial retried from a checkpoint reports the steps after it again
+            progress = progress.drop_duplicates("step", keep="last").sort_values("step", kind="stable")
+            progress = progress.reset_index(drop=True)
         progress["trial_id"] = trial_id
         reports.append(progress)
         location = f"{uri.split('://', 1)[0]}://{entry.path}" if "://" in uri else entry.path

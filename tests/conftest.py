@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pretty_midi
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+# Studies record the digests --resume checks (mgen/study/trust.py) here, not in the user's own state folder.
+os.environ.setdefault("MGEN_STATE_DIR", tempfile.mkdtemp(prefix="mgen-state-"))
 
 
 def make_midi(path, notes, tempo=120.0, numerator=4, denominator=4, drums=()):

@@ -23,6 +23,12 @@ CORPORA = {
     "essen": "essenFolksong",  # Essen folk songs: 31 ABC files
 }
 MIDI_SUFFIXES = (".mid", ".midi")
+# Per-file limits of a MIDI folder: parsing is linear in size but costly (a 50 MB file took 82 s and
+# 3.8 GB, once per core at once), and a tiny file can claim a note hours long. Real pieces are far
+# below these (the largest of the Lakh MIDI set is under 2 MB). Environment variables raise them.
+MIDI_MAX_BYTES = int(os.environ.get("MGEN_MIDI_MAX_BYTES", 8 * 2**20))
+MIDI_MAX_NOTES = int(os.environ.get("MGEN_MIDI_MAX_NOTES", 200_000))
+MIDI_MAX_SECONDS = float(os.environ.get("MGEN_MIDI_MAX_SECONDS", 4 * 3600))
 
 
 @dataclass
@@ -124,11 +130,26 @@ def parse_midi_file(source: str) -> ParseResult:
 
     out = ParseResult()
     try:
+        size = os.path.getsize(source)
+        if size > MIDI_MAX_BYTES:  # checked before parsing: the parse itself is what costs
+            out.failed.append(f"{source}: {size / 2**20:.1f} MB, over the {MIDI_MAX_BYTES / 2**20:.0f} MB limit "
+                              "(MGEN_MIDI_MAX_BYTES)")
+            return out
         pm = pretty_midi.PrettyMIDI(source)
     except Exception as exc:
-        out.failed.append(f"{source}: not a readable MIDI file ({type(exc).__name__}: {exc})")
+        out.failed.append(f"{source}: not a readable MIDI file ({type(exc).__name__}: {str(exc)[:200]})")
         return out
-    piece = midi_to_piece(pm, Path(source).stem)
+    try:
+        notes = sum(len(inst.notes) for inst in pm.instruments)
+        seconds = pm.get_end_time()
+        if notes > MIDI_MAX_NOTES or not seconds <= MIDI_MAX_SECONDS:
+            out.failed.append(f"{source}: {notes} notes over {seconds:.0f} s, over the limits "
+                              f"({MIDI_MAX_NOTES} notes, {MIDI_MAX_SECONDS:.0f} s; MGEN_MIDI_MAX_NOTES/_SECONDS)")
+            return out
+        piece = midi_to_piece(pm, Path(source).stem)
+    except Exception as exc:  # a file pretty_midi read but whose timing or notes make no sense
+        out.failed.append(f"{source}: unusable MIDI ({type(exc).__name__}: {str(exc)[:200]})")
+        return out
     if len(piece.harmony) == 0:
         out.failed.append(f"{source}: no notes")
     else:

@@ -17,7 +17,8 @@ TIE = 1e-9  # squared distances below this are rounding error of equal rows
 
 def as_matrix(x) -> torch.Tensor:
     """Rows as float64: with float32 the rounding of |a|^2 - 2ab + |b|^2 is larger than many real gaps."""
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    # np.require copies a read-only array (Ray's object store hands those out); torch wants writable ones
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.require(x, requirements="W"))
     return t.reshape(len(t), int(np.prod(t.shape[1:]))).to(torch.float64)
 
 

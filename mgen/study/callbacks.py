@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 
 import numpy as np
 
 from ray import tune
-from ray.air.integrations.wandb import WandbLoggerCallback
+from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,16 @@ class CollapseStopper(tune.Stopper):
         return False
 
 
+class _KeyedLoggingActor(_WandbLoggingActor):
+    """Ray's W&B logging actor, given the API key as a constructor argument (held in memory by Ray)
+    instead of a runtime-env variable, which Ray's runtime_env agent writes into its log file."""
+
+    def __init__(self, *args, api_key: str | None = None, **kwargs):
+        if api_key:
+            os.environ["WANDB_API_KEY"] = api_key
+        super().__init__(*args, **kwargs)
+
+
 class StudyWandbCallback(WandbLoggerCallback):
     """Ray Tune's W&B logger, plus: piano rolls as images, and its final samples (.mid, .wav) as an artifact.
 
@@ -37,6 +48,19 @@ class StudyWandbCallback(WandbLoggerCallback):
     model checkpoint). This uses the parent's per-trial queue; on a Ray without it, the upload is
     skipped with a warning and the metrics are still logged.
     """
+
+    _logger_actor_cls = _KeyedLoggingActor
+
+    def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
+        # Ray puts WANDB_API_KEY (set by `wandb login` too) into the actor's runtime env, and its
+        # runtime_env agent logs runtime envs in full: keep it out of the environment for this call.
+        key = os.environ.pop("WANDB_API_KEY", None)
+        try:
+            super()._start_logging_actor(trial, exclude_results, **({"api_key": key} if key else {}),
+                                         **wandb_init_kwargs)
+        finally:
+            if key is not None:
+                os.environ["WANDB_API_KEY"] = key
 
     def log_trial_result(self, iteration: int, trial, result: dict):
         # Trials report their piano roll channels first (TensorBoard's layout); W&B wants HWC.

@@ -16,6 +16,7 @@ import yaml
 from mgen.errors import UserError
 from mgen.metrics.collapse import health_status
 from mgen.metrics.registry import check_mode, direction
+from mgen.study.storage import MIN_FREE_MB_DEFAULT, check_storage, full_disk_named, storage_error, write_atomic
 from mgen.study.space import SCHEDULERS, SEARCHES, Budget, expand, grid_values, validate_space, values_of
 from mgen.train.config import TrialConfig, load_yaml, read_yaml_mapping
 
@@ -68,6 +69,8 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials running at once (default: as resources allow)")
     p.add_argument("--storage", help="results folder or URI (s3://...); default: $MGEN_RESULTS or ./results")
+    p.add_argument("--min-free-mb", type=float, default=MIN_FREE_MB_DEFAULT,
+                   help="refuse to start when a local --storage has less free space than this")
     p.add_argument("--name", help="study name (default: study-data-budget-time); --resume with it")
     p.add_argument("--resume", action="store_true", help="continue an interrupted study (latest if --name is not given)")
     p.add_argument("--no-reuse-actors", action="store_true",
@@ -223,10 +226,12 @@ def study_location(spec: StudySpec, args: argparse.Namespace) -> tuple[str, str]
 
 
 def latest_study(storage: str, prefix: str) -> str:
+    """The newest study folder Tune can restore (one whose start failed before Tune wrote tuner.pkl is not)."""
     root = Path(storage)
-    candidates = sorted((p for p in root.glob(f"{prefix}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    candidates = sorted((p for p in root.glob(f"{prefix}-*") if (p / "tuner.pkl").is_file()),
+                        key=lambda p: p.stat().st_mtime)
     if not candidates:
-        raise UserError(f"--resume: no {prefix} study in {storage}; pass --name of the study to resume")
+        raise UserError(f"--resume: no restorable {prefix} study in {storage}; pass --name of the study to resume")
     return candidates[-1].name
 
 
@@ -246,16 +251,39 @@ def init_ray(num_cpus: int | None, address: str | None = None) -> None:
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
 
 
-def wandb_key_available() -> bool:
-    """A W&B key in the environment or from `wandb login` (~/.netrc); the key itself is never read out."""
+def wandb_key() -> str | None:
+    """The W&B key from the environment or from `wandb login` (~/.netrc), for the probe below only."""
     if os.environ.get("WANDB_API_KEY"):
-        return True
+        return os.environ["WANDB_API_KEY"]
     import netrc
+    from urllib.parse import urlparse
 
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
     try:
-        return netrc.netrc().authenticators("api.wandb.ai") is not None
+        auth = netrc.netrc().authenticators(host)
     except (FileNotFoundError, netrc.NetrcParseError):
-        return False
+        return None
+    return auth[2] if auth else None
+
+
+def wandb_problem(timeout: float = 5.0) -> str | None:
+    """Why online W&B would not work (server unreachable, key refused), or None. One request with a
+    short timeout: an unreachable server otherwise stalls every trial's logger for minutes and leaves
+    empty runs behind."""
+    import requests
+
+    base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").rstrip("/")
+    key = wandb_key()
+    try:
+        reply = requests.post(f"{base}/graphql", json={"query": "query { viewer { id } }"},
+                              auth=("api", key) if key else None, timeout=timeout)
+    except requests.RequestException as exc:
+        return f"{base} unreachable ({type(exc).__name__})"
+    if reply.status_code in (401, 403):
+        return f"{base} refused the API key (HTTP {reply.status_code})"
+    if reply.status_code >= 500:
+        return f"{base} answered HTTP {reply.status_code}"
+    return None
 
 
 def wandb_callbacks(plan: Plan) -> list:
@@ -263,7 +291,12 @@ def wandb_callbacks(plan: Plan) -> list:
         return []
     from mgen.study.callbacks import StudyWandbCallback
 
-    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key_available() else "offline")
+    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key() else "offline")
+    if mode == "online":
+        problem = wandb_problem()
+        if problem:
+            print(f"warning: W&B: {problem}; logging offline instead (sync later with `wandb sync`)", file=sys.stderr)
+            mode = "offline"
     os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
     kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}
     if plan.local_storage:
@@ -271,7 +304,7 @@ def wandb_callbacks(plan: Plan) -> list:
     print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
     return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode,
-                               excludes=["audio_renderer"], log_config=False,
+                               excludes=["audio_renderer", "node_id"], log_config=False,
                                reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
                                **kwargs)]
 
@@ -414,7 +447,7 @@ def summarise(plan: Plan, results) -> dict:
         print(f"\nmean +- sd over seeds of the last report:\n{table.to_string()}")
         summary["table"] = table.reset_index().to_dict(orient="records")
     if plan.local_storage:
-        (plan.local_storage / plan.name / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str))
+        write_atomic(plan.local_storage / plan.name / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
     return summary
 
 
@@ -447,27 +480,51 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
         args = argparse.Namespace(**{**json.loads(saved.read_text()), "resume": True, "storage": storage,
                                      "name": name, "num_cpus": args.num_cpus, "address": args.address})
     plan = plan_study(spec, args)
+    if args.resume:  # before the storage check, which would create the folder of a study that is not there
+        from mgen.study import trust
+
+        for warning in trust.check_resume(plan.storage, f"{plan.storage.rstrip('/')}/{plan.name}"):
+            print(f"warning: {warning}", file=sys.stderr)
+    check_storage(plan.storage, plan.name, getattr(args, "min_free_mb", MIN_FREE_MB_DEFAULT))
     if saved is not None and not args.resume:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        saved.write_text(json.dumps(vars(args), indent=2))
+        write_atomic(saved, json.dumps(vars(args), indent=2))
     datasets = build_datasets(plan)
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
     print(f"{spec.name}: {sizes}; {args.search} search, "
           f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
     init_ray(args.num_cpus, getattr(args, "address", None))
     tuner = build_tuner(plan, datasets)
-    results = tuner.fit()
+    if plan.local_storage and not args.resume:
+        from mgen.study import trust
+
+        trust.record(plan.local_storage / plan.name)  # tuner.pkl as written now: --resume checks it
     import ray
 
-    ray.shutdown()  # flushes the workers' log lines, so the summary below is the last thing printed
-    return summarise(plan, results)
+    with full_disk_named(plan.local_storage):
+        try:
+            results = tuner.fit()
+        finally:
+            ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
+        return summarise(plan, results)
 
 
 def main(spec: StudySpec, argv: list[str] | None = None) -> int:
+    """Exit 0 when every trial ran (healthy or not), 1 when trials errored or storage failed, 2 on bad input."""
     logging.basicConfig(level=logging.WARNING)
     try:
-        run_study(spec, argv)
+        summary = run_study(spec, argv)
     except UserError as exc:
         print(f"{spec.name}: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        bad = storage_error(exc)
+        if bad is None:
+            raise
+        print(f"{spec.name}: error: storage: {bad.strerror or bad} ({bad.filename or 'the results folder'}); "
+              "the results written so far are kept; free space or fix permissions, then --resume", file=sys.stderr)
+        return 1
+    if summary["errored"]:
+        print(f"{spec.name}: error: {summary['errored']} trial(s) errored after their retries; see their error.txt "
+              f"in {summary['path']}, fix the cause, then --resume", file=sys.stderr)
+        return 1
     return 0

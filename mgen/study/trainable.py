@@ -56,8 +56,11 @@ def trainable(config: dict, datasets: dict) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             resume = load_checkpoint(Path(d) / CHECKPOINT_FILE, cfg)
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()  # which node ran each report (retries may move a trial)
     for report in train(cfg, dataset, resume=resume):
-        metrics = dict(report.metrics)
+        metrics = {**report.metrics, "node_id": node_id}
         if report.samples is not None:
             metrics["samples"] = points_image(report.samples) if dataset.is_points else piano_roll_image(report.samples)
         if report.checkpoint is None:  # diverged: recorded, no checkpoint of the broken state

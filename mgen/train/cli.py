@@ -5,8 +5,8 @@ import argparse
 import dataclasses
 import inspect
 import json
-import sys
 import re
+import sys
 from pathlib import Path
 
 import yaml
@@ -18,7 +18,7 @@ from mgen.train.config import TrialConfig, read_yaml_mapping
 def field_help() -> dict[str, str]:
     """Each config field's comment in config.py, so the dataclass stays the one source of help text."""
     source = inspect.getsource(TrialConfig)
-    return {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+): \w+ = [^#\n]+#\s*(.+)$", source, re.M)}
+    return {m.group(1): m.group(2) for m in re.finditer(r"^\s+(\w+): \w+ = [^#\n]+#\s*(.+)$", source, re.MULTILINE)}
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,12 @@ def config_from_args(args, base: dict | None = None) -> TrialConfig:
 def cmd_train(args) -> None:
     from mgen.data import load_dataset
     from mgen.export import save_piano_roll
-    from mgen.train.trial import load_checkpoint, save_checkpoint, train
+    from mgen.train.trial import (
+        check_checkpoint_matches,
+        load_checkpoint,
+        save_checkpoint,
+        train,
+    )
 
     out = Path(args.out)
     ckpt_path, log_path = out / "checkpoint.pt", out / "metrics.jsonl"
@@ -53,6 +58,9 @@ def cmd_train(args) -> None:
         cfg = config_from_args(args)
         if ckpt_path.exists():
             raise UserError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    cfg.validate()
+    if resume is not None:  # refuse a changed config before anything in --out is touched
+        check_checkpoint_matches(resume, cfg)
     ds = load_dataset(cfg.data_config())
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
@@ -75,7 +83,9 @@ def cmd_train(args) -> None:
                                     "steps_per_sec") if k in m}
         print(f"step {report.step}: " + "  ".join(f"{k}={v:.4g}" for k, v in shown.items()), flush=True)
         if m.get("diverged"):
-            print(f"diverged at step {report.step} (NaN/Inf); last good checkpoint: {ckpt_path}")
+            saved = (f"last good checkpoint: {ckpt_path}" if ckpt_path.exists()
+                     else "no checkpoint was saved before it (the first is written at the first report)")
+            print(f"diverged at step {report.step} (NaN/Inf); {saved}")
 
 
 def cmd_generate(args) -> None:

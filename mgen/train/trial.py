@@ -162,12 +162,27 @@ def save_checkpoint(state: dict, path: str | Path) -> Path:
     return path
 
 
+CHECKPOINT_KEYS = ("config", "step", "models", "optimizers", "rng", "torch_rng")
+
+
 def load_checkpoint(path: str | Path, cfg: TrialConfig | None = None) -> dict:
-    """Load with weights_only=True; when cfg is given, refuse a checkpoint of a different config."""
+    """Load with weights_only=True (no code runs); a folder means its checkpoint.pt. When cfg is given,
+    refuse a checkpoint of a different config. Every failure is a one-line UserError."""
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    if not path.is_file():
+        raise UserError(f"no checkpoint at {path}; give a checkpoint.pt (or its folder) written by mgen train or a study")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, tampered, not a torch file, or holding objects that are not plain data
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in reason or "Weights only" in reason:
+            reason = "it holds objects other than tensors and plain data, which are not loaded"
+        raise UserError(f"{path} is not a readable mgen checkpoint ({type(exc).__name__}: {reason[:160]}); "
+                        "it may be truncated or tampered with: use another checkpoint or retrain") from None
+    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
+        raise UserError(f"{path} is not an mgen checkpoint (it lacks {', '.join(CHECKPOINT_KEYS)})")
     if cfg is not None:
         check_checkpoint_matches(state, cfg)
     return state

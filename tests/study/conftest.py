@@ -1,4 +1,7 @@
 """Tiny study specs on real data and a real local Ray (each study starts and stops its own)."""
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from mgen.study import Budget, Choice, LogUniform, StudySpec
@@ -11,6 +14,16 @@ def tiny_spec(space=None, steps=40, eval_every=10, **kw) -> StudySpec:
                      space=space or {"dg_ratio": Choice(("1:1", "2:1")), "lr_d": LogUniform(1e-4, 1e-3)},
                      budgets={"smoke": Budget({**TINY, "steps": steps, "eval_every": eval_every}, num_samples=2)},
                      fixed={"method": "gan"}, default_data="ring", **kw)
+
+
+def trial_dirs(study_dir: Path) -> list[Path]:
+    return sorted(p for p in study_dir.iterdir() if p.is_dir() and p.name.startswith("trainable_"))
+
+
+def reports(trial_dir: Path) -> pd.DataFrame:
+    """A trial's progress.csv as Tune wrote it (a retried trial repeats the steps after its checkpoint)."""
+    path = trial_dir / "progress.csv"
+    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
 
 
 @pytest.fixture
