@@ -91,6 +91,9 @@ def cmd_metrics_check(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mgen", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
+    from mgen import __version__
+
+    parser.add_argument("--version", action="version", version=f"mgen {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="build or inspect a data set")

@@ -106,6 +106,33 @@ def save_piano_roll(bars: np.ndarray, path: str | Path, title: str = "", bars_pe
     return path
 
 
+def save_points(points: np.ndarray, path: str | Path, title: str = "", modes: np.ndarray | None = None,
+                reference: np.ndarray | None = None) -> Path:
+    """A PNG scatter of 2D samples, with the data's modes (and a real sample) behind them when given."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        ax.scatter(*np.asarray(reference).T, s=4, c="tab:blue", alpha=0.3, label="real")
+    if modes is not None:
+        ax.scatter(*np.asarray(modes).T, s=40, marker="x", c="tab:red", label="modes")
+    ax.scatter(*np.asarray(points).T, s=4, c="black", label="generated")
+    ax.set_xlim(-2.5, 2.5)
+    ax.set_ylim(-2.5, 2.5)
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def find_soundfont() -> Path | None:
     """A General MIDI SoundFont on this machine, if one is installed (Debian's fluid-soundfont-gm)."""
     for candidate in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",

@@ -21,6 +21,7 @@ from mgen.metrics.registry import direction
 from mgen.study.space import expand
 
 PARAM_PREFIX = "param/"
+WANDB_GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes of mgen/study/wandb_log.py
 
 
 def _filesystem(uri: str):
@@ -103,6 +104,8 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
         history = run.history(pandas=True)
         if history.empty:
             continue
+        # The study logs metrics grouped by prefix (mgen/study/wandb_log.py): quality/coverage -> coverage.
+        history = history.rename(columns=lambda c: c.split("/", 1)[1] if c.split("/", 1)[0] in WANDB_GROUPS else c)
         history["trial_id"] = run.id
         reports.append(history)
         rows.append(_trial_row(run.id, run.url, dict(run.config), history, metrics_for_best))

@@ -1,14 +1,10 @@
-"""Tune stopper and W&B callback of a study."""
+"""The Tune stopper of a study (its W&B callback is in wandb_log.py)."""
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
 
-import numpy as np
-
 from ray import tune
-from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
 
 log = logging.getLogger(__name__)
 
@@ -31,60 +27,40 @@ class CollapseStopper(tune.Stopper):
         return False
 
 
-class _KeyedLoggingActor(_WandbLoggingActor):
-    """Ray's W&B logging actor, given the API key as a constructor argument (held in memory by Ray)
-    instead of a runtime-env variable, which Ray's runtime_env agent writes into its log file."""
+class ProgressLines(tune.Callback):
+    """The study's quiet terminal output (Tune's own tables come back with --verbose): one line when a
+    trial ends (its params, last step, metric and health) and a status line at most every `every`
+    seconds while trials run."""
 
-    def __init__(self, *args, api_key: str | None = None, **kwargs):
-        if api_key:
-            os.environ["WANDB_API_KEY"] = api_key
-        super().__init__(*args, **kwargs)
+    def __init__(self, metric: str, keys: list[str], every: float = 30.0):
+        self.metric, self.keys, self.every = metric, list(keys), every
+        self._last = 0.0
 
+    def _line(self, trial, verdict: str) -> str:
+        from mgen.metrics.collapse import health_status
 
-class StudyWandbCallback(WandbLoggerCallback):
-    """Ray Tune's W&B logger, plus: piano rolls as images, and its final samples (.mid, .wav) as an artifact.
+        result = trial.last_result or {}
+        params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in trial.config.items() if k in self.keys)
+        value = result.get(self.metric)
+        shown = f"{self.metric}={value:.4f}" if isinstance(value, (int, float)) else f"{self.metric}=n/a"
+        status = health_status(result) if result else "no report"
+        return f"{verdict} {trial.trial_id} {params}: step {int(result.get('step', 0))}, {shown} [{status}]"
 
-    Only the final checkpoint's `samples/` folder is uploaded (upload_checkpoints would upload every
-    model checkpoint). This uses the parent's per-trial queue; on a Ray without it, the upload is
-    skipped with a warning and the metrics are still logged.
-    """
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        print(self._line(trial, "done   "), flush=True)
 
-    _logger_actor_cls = _KeyedLoggingActor
+    def on_trial_error(self, iteration, trials, trial, **info):
+        print(self._line(trial, "ERROR  "), flush=True)
 
-    def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
-        # Ray puts WANDB_API_KEY (set by `wandb login` too) into the actor's runtime env, and its
-        # runtime_env agent logs runtime envs in full: keep it out of the environment for this call.
-        key = os.environ.pop("WANDB_API_KEY", None)
-        try:
-            super()._start_logging_actor(trial, exclude_results, **({"api_key": key} if key else {}),
-                                         **wandb_init_kwargs)
-        finally:
-            if key is not None:
-                os.environ["WANDB_API_KEY"] = key
+    def on_step_end(self, iteration, trials, **info):
+        import time
 
-    def log_trial_result(self, iteration: int, trial, result: dict):
-        # Trials report their piano roll channels first (TensorBoard's layout); W&B wants HWC.
-        image = result.get("samples")
-        if isinstance(image, np.ndarray) and image.ndim == 3:
-            import wandb
-
-            result = {**result, "samples": wandb.Image(np.moveaxis(image, 0, -1), caption="generated bars")}
-        super().log_trial_result(iteration, trial, result)
-
-    def log_trial_end(self, trial, failed: bool = False):
-        checkpoint = trial.checkpoint
-        queues = getattr(self, "_trial_queues", None)
-        if checkpoint is not None and queues is not None and trial in queues:
-            import pyarrow.fs
-            from ray.air.integrations.wandb import _QueueItem
-
-            from mgen.study.trainable import SAMPLES_DIR
-
-            if isinstance(checkpoint.filesystem, pyarrow.fs.LocalFileSystem):
-                samples = f"{checkpoint.path}/{SAMPLES_DIR}"
-                info = checkpoint.filesystem.get_file_info(samples)
-                if info.type == pyarrow.fs.FileType.Directory:
-                    queues[trial].put((_QueueItem.CHECKPOINT, samples))
-        elif checkpoint is not None:
-            log.warning("W&B: final samples not uploaded for %s (this Ray has no per-trial queue)", trial)
-        super().log_trial_end(trial, failed)
+        now = time.time()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        counts = defaultdict(int)
+        for t in trials:
+            counts[t.status] += 1
+        print("trials: " + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items())), flush=True)

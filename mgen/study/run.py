@@ -77,6 +77,8 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
                    help="a fresh worker process per trial (default: workers are reused; metrics are the same)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial, from its last checkpoint")
     p.add_argument("--no-wandb", action="store_true", help="no W&B logging (else offline unless WANDB_API_KEY is set)")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray Tune's own status and result tables and the trial workers' log lines (default: a line per trial)")
     p.add_argument("--wandb-project", default="mgen")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="trial-config field for every trial, e.g. --set batch_size=32 (repeatable)")
@@ -179,6 +181,12 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    if args.gpus_per_trial > 0 and not (getattr(args, "address", None) or os.environ.get("RAY_ADDRESS")):
+        import torch  # a private local Ray has this machine's GPUs; a cluster's are checked once joined
+
+        if torch.cuda.device_count() < args.gpus_per_trial:
+            raise UserError(f"--gpus-per-trial {args.gpus_per_trial:g}: this machine has {torch.cuda.device_count()} "
+                            "CUDA GPU(s); leave it out to train on the CPU, or join a cluster with GPUs (--address)")
     num_samples = args.num_samples if args.num_samples is not None else budget.num_samples
     if num_samples < 1:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
@@ -235,7 +243,7 @@ def latest_study(storage: str, prefix: str) -> str:
     return candidates[-1].name
 
 
-def init_ray(num_cpus: int | None, address: str | None = None) -> None:
+def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = False) -> None:
     """Join the cluster named by --address or RAY_ADDRESS (a submitted job has it set); else start a
     private Ray on 127.0.0.1. Never joins whatever Ray happens to run on the machine: a second local
     study used to join the first one's, queue behind its trials and die with it."""
@@ -244,11 +252,26 @@ def init_ray(num_cpus: int | None, address: str | None = None) -> None:
     if ray.is_initialized():
         return
     if address or os.environ.get("RAY_ADDRESS"):
-        ray.init(address=address)  # joining: resources belong to the cluster, so no num_cpus/num_gpus here
+        # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.
+        ray.init(address=address, log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
         return
     # A private single-machine Ray: without this switch Ray replaces 127.0.0.1 by the routable address.
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
+
+
+def check_cluster_gpus(gpus_per_trial: float) -> None:
+    """Once Ray runs: refuse a GPU request no node of the cluster can meet (Tune would wait for ever)."""
+    if gpus_per_trial <= 0:
+        return
+    import ray
+
+    most = max((n.get("Resources", {}).get("GPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    if most < gpus_per_trial:
+        ray.shutdown()
+        raise UserError(f"--gpus-per-trial {gpus_per_trial:g}: no node of this Ray cluster has that many GPUs "
+                        f"(the most on one node: {most:g}); lower it, or add GPU nodes")
 
 
 def wandb_key() -> str | None:
@@ -289,7 +312,9 @@ def wandb_problem(timeout: float = 5.0) -> str | None:
 def wandb_callbacks(plan: Plan) -> list:
     if plan.args.no_wandb:
         return []
-    from mgen.study.callbacks import StudyWandbCallback
+    from functools import partial
+
+    from mgen.study.wandb_log import StudyWandbCallback
 
     mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key() else "offline")
     if mode == "online":
@@ -298,15 +323,17 @@ def wandb_callbacks(plan: Plan) -> list:
             print(f"warning: W&B: {problem}; logging offline instead (sync later with `wandb sync`)", file=sys.stderr)
             mode = "offline"
     os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
+    os.environ.setdefault("WANDB_SILENT", "true")  # no per-run banners in the study's output
     kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}
     if plan.local_storage:
         (plan.local_storage / plan.name).mkdir(parents=True, exist_ok=True)
     print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
-    return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode,
-                               excludes=["audio_renderer", "node_id"], log_config=False,
+    metric, direction = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode, log_config=False,
                                reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
-                               **kwargs)]
+                               name_keys=list(plan.space), metric=metric, mode_of_metric=direction,
+                               is_control=partial(is_control, plan.spec), **kwargs)]
 
 
 def build_datasets(plan: Plan) -> dict:
@@ -322,7 +349,7 @@ def build_datasets(plan: Plan) -> dict:
 def build_tuner(plan: Plan, datasets: dict):
     from ray import tune
 
-    from mgen.study.callbacks import CollapseStopper
+    from mgen.study.callbacks import CollapseStopper, ProgressLines
     from mgen.study.space import to_tune
     from mgen.study.trainable import trainable
 
@@ -333,12 +360,12 @@ def build_tuner(plan: Plan, datasets: dict):
     run_config = tune.RunConfig(
         name=plan.name, storage_path=plan.storage,
         stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
-        callbacks=wandb_callbacks(plan),
+        callbacks=wandb_callbacks(plan) + ([] if args.verbose else [ProgressLines(metric, list(plan.space))]),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
         # to, and a resumed trial then failed for good ("does not exist on storage anymore").
         checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-        verbose=1)
+        verbose=1 if args.verbose else 0)
     if args.resume:
         path = f"{plan.storage.rstrip('/')}/{plan.name}"
         if not tune.Tuner.can_restore(path):
@@ -478,7 +505,8 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     if args.resume and saved is not None and saved.exists():
         # The study's own flags; the resuming call only says which study and how much CPU to use.
         args = argparse.Namespace(**{**json.loads(saved.read_text()), "resume": True, "storage": storage,
-                                     "name": name, "num_cpus": args.num_cpus, "address": args.address})
+                                     "name": name, "num_cpus": args.num_cpus, "address": args.address,
+                                     "verbose": args.verbose})
     plan = plan_study(spec, args)
     if args.resume:  # before the storage check, which would create the folder of a study that is not there
         from mgen.study import trust
@@ -492,7 +520,8 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
     print(f"{spec.name}: {sizes}; {args.search} search, "
           f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
-    init_ray(args.num_cpus, getattr(args, "address", None))
+    init_ray(args.num_cpus, getattr(args, "address", None), getattr(args, "verbose", False))
+    check_cluster_gpus(args.gpus_per_trial)
     tuner = build_tuner(plan, datasets)
     if plan.local_storage and not args.resume:
         from mgen.study import trust
@@ -505,7 +534,13 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
             results = tuner.fit()
         finally:
             ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
-        return summarise(plan, results)
+        summary = summarise(plan, results)
+    if not args.no_wandb:
+        from mgen.study.wandb_log import log_study_run
+
+        log_study_run(args.wandb_project, plan.name, os.environ.get("WANDB_MODE", "offline"), summary,
+                      str(plan.local_storage / plan.name) if plan.local_storage else None)
+    return summary
 
 
 def main(spec: StudySpec, argv: list[str] | None = None) -> int:

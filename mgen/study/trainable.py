@@ -1,4 +1,13 @@
-"""The Ray Tune function trainable: one trial config through mgen.train, reporting every eval interval."""
+"""The Ray Tune function trainable: one trial config through mgen.train, reporting every eval interval.
+
+Tune's results hold scalars only. Pictures and samples go into each report's checkpoint folder, where
+the W&B callback (and a person) finds them:
+- `samples.png`: a piano roll with axes (8 generated bars) or a scatter of 2D samples; `real.png` beside
+  the first report's, the same picture of held-out real data for reference;
+- `samples.npz`: the generated examples behind the picture;
+- `config.yaml`: the trial's full TrialConfig, which `mgen train --config` takes as it is;
+- in the final checkpoint, `samples/samples.mid` and `samples/samples.wav`.
+"""
 from __future__ import annotations
 
 import tempfile
@@ -6,35 +15,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from ray import tune
 
 from mgen.data import load_dataset
-from mgen.export import write_midi, write_wav
+from mgen.export import save_piano_roll, save_points, write_midi, write_wav
 from mgen.study.space import expand
 from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
 
 CHECKPOINT_FILE = "checkpoint.pt"
+CONFIG_FILE = "config.yaml"
+PICTURE, REAL_PICTURE, SAMPLES_FILE = "samples.png", "real.png", "samples.npz"
 SAMPLES_DIR = "samples"  # inside the final checkpoint: samples.mid (and samples.wav) for W&B
-
-
-def piano_roll_image(bars: np.ndarray, bars_shown: int = 8) -> np.ndarray:
-    """(3, pitches, steps) uint8 image (channels first, as TensorBoard takes it) of up to 8 bars."""
-    x = np.asarray(bars[:bars_shown]) > 0.5
-    roll = np.concatenate(list(x), axis=0).T  # (128, steps)
-    used = np.nonzero(roll.any(axis=1))[0]
-    lo, hi = (max(0, used.min() - 2), min(128, used.max() + 3)) if len(used) else (48, 84)
-    img = np.full((hi - lo, roll.shape[1], 3), 255, np.uint8)
-    img[roll[lo:hi]] = (20, 20, 20)
-    img[:, ::16] = np.where(roll[lo:hi, ::16, None], img[:, ::16], (120, 160, 220)).astype(np.uint8)  # bar lines
-    return np.ascontiguousarray(np.moveaxis(img[::-1], -1, 0))
-
-
-def points_image(points: np.ndarray, size: int = 96) -> np.ndarray:
-    """(3, size, size) uint8 scatter of 2D points in [-2.5, 2.5]^2, channels first."""
-    img = np.full((size, size, 3), 255, np.uint8)
-    ij = np.clip(((np.asarray(points) + 2.5) / 5 * (size - 1)).round().astype(int), 0, size - 1)
-    img[size - 1 - ij[:, 1], ij[:, 0]] = (20, 20, 20)
-    return np.ascontiguousarray(np.moveaxis(img, -1, 0))
+BARS_SHOWN = 8
 
 
 def trial_config(config: dict) -> TrialConfig:
@@ -42,11 +35,27 @@ def trial_config(config: dict) -> TrialConfig:
     return TrialConfig.from_dict(expand(config))
 
 
+def save_pictures(folder: Path, samples: np.ndarray, dataset, step: int, first: bool) -> None:
+    """samples.png and samples.npz of a report (and real.png with the first): see the module docstring."""
+    np.savez_compressed(folder / SAMPLES_FILE, samples=samples)
+    if dataset.is_points:
+        save_points(samples, folder / PICTURE, f"generated, step {step}", modes=dataset.modes)
+        if first:
+            save_points(dataset.x[:512], folder / REAL_PICTURE, "real data", modes=dataset.modes)
+        return
+    save_piano_roll(samples[:BARS_SHOWN], folder / PICTURE, title=f"generated bars, step {step}")
+    if first:
+        _, heldout = dataset.split()
+        save_piano_roll(heldout.x[:BARS_SHOWN], folder / REAL_PICTURE, title="held-out real bars")
+
+
 def trainable(config: dict, datasets: dict) -> None:
     """Run one trial; resume from Tune's checkpoint when the trial is restored or retried.
 
     datasets: {DataConfig: BarDataset}, built once by the driver and shared through the object store.
     """
+    import ray
+
     cfg = trial_config(config)
     dataset = datasets.get(cfg.data_config()) or load_dataset(cfg.data_config())
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
@@ -56,19 +65,21 @@ def trainable(config: dict, datasets: dict) -> None:
     if checkpoint is not None:
         with checkpoint.as_directory() as d:
             resume = load_checkpoint(Path(d) / CHECKPOINT_FILE, cfg)
-    import ray
-
     node_id = ray.get_runtime_context().get_node_id()  # which node ran each report (retries may move a trial)
+    first = resume is None
     for report in train(cfg, dataset, resume=resume):
         metrics = {**report.metrics, "node_id": node_id}
-        if report.samples is not None:
-            metrics["samples"] = points_image(report.samples) if dataset.is_points else piano_roll_image(report.samples)
         if report.checkpoint is None:  # diverged: recorded, no checkpoint of the broken state
             tune.report(metrics)
             continue
         with tempfile.TemporaryDirectory() as d:
-            save_checkpoint(report.checkpoint, Path(d) / CHECKPOINT_FILE)
+            folder = Path(d)
+            save_checkpoint(report.checkpoint, folder / CHECKPOINT_FILE)
+            (folder / CONFIG_FILE).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+            if report.samples is not None:
+                save_pictures(folder, report.samples, dataset, report.step, first)
+                first = False
             if report.done and report.samples is not None and not dataset.is_points:
-                write_midi(report.samples, Path(d) / SAMPLES_DIR / "samples.mid")
-                metrics["audio_renderer"] = write_wav(report.samples[:8], Path(d) / SAMPLES_DIR / "samples.wav")
+                write_midi(report.samples, folder / SAMPLES_DIR / "samples.mid")
+                metrics["audio_renderer"] = write_wav(report.samples[:BARS_SHOWN], folder / SAMPLES_DIR / "samples.wav")
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))

@@ -33,7 +33,11 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args, base: dict | None = None) -> TrialConfig:
-    values = {**(base or {}), **(read_yaml_mapping(args.config) if args.config else {})}
+    """The config of --config (a YAML/JSON file: a checkpoint's config.yaml, or a study trial's
+    params.json, whose study-level words such as dg_ratio are expanded) with the flags given on top."""
+    from mgen.study.space import expand
+
+    values = {**(base or {}), **(expand(read_yaml_mapping(args.config)) if args.config else {})}
     values.update({k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None})
     return TrialConfig.from_dict(values)
 
@@ -91,6 +95,9 @@ def cmd_train(args) -> None:
 def cmd_generate(args) -> None:
     from mgen.train.generate import write_samples
 
+    if args.n < 1:
+        raise UserError(f"--n {args.n} is invalid; give the number of bars to generate, 1 or more (e.g. --n 32)")
+
     written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav)
     if written.get("warning"):
         print(f"warning: {written['warning']}", file=sys.stderr)
@@ -110,7 +117,7 @@ def add_train_commands(sub) -> None:
     p.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="generate samples from a checkpoint")
-    g.add_argument("checkpoint", help="a checkpoint.pt written by mgen train or a study")
+    g.add_argument("checkpoint", help="a checkpoint.pt written by mgen train or a study, or the folder holding it")
     g.add_argument("--n", type=int, default=32, help="bars to generate (in 8-bar phrases)")
     g.add_argument("--out", default="out/samples", help="output folder")
     g.add_argument("--seed", type=int, default=0)

@@ -119,7 +119,7 @@ def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tup
     if data.is_points:
         metrics = evaluate(fake, real, kind="points", same_condition=same, modes=heldout.modes,
                            mode_std=heldout.mode_std, seed=0)
-        return metrics, fake[:16]
+        return metrics, fake[:512]  # a scatter needs hundreds of points
     fake, same = fake[:, 0], same[:, :, 0]  # drop the channel axis: (N, 16, 128)
     metrics = evaluate(fake, real, kind="bars", same_condition=same, modes=heldout.modes, train=data.ds.x,
                        monophonic=not heldout.config.polyphonic, seed=0)

@@ -135,7 +135,8 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     for run in runs:
         records = list(wandb_records(run))
         history = [{i.key or "/".join(i.nested_key): i.value_json for i in r.history.item} for r in records if r.WhichOneof("record_type") == "history"]
-        assert len(history) >= 1 and all("coverage" in h and "collapsed" in h for h in history)
+        reports = [h for h in history if "quality/coverage" in h]
+        assert len(reports) >= 1 and all("collapse/collapsed" in h and "step" in h for h in reports)
         group = [r.run.run_group for r in records if r.WhichOneof("record_type") == "run"]
         assert group and group[0] == "e2e"
     # The final samples (.mid and .wav) went up as an artifact of each finished trial.

@@ -32,19 +32,39 @@ def test_invalid_flags_fail_before_ray_starts(results_dir):
            ["--objectives", "coverage:up", "--search", "optuna"], ["--objectives", "coverage:max"],
            ["--num-samples", "0"], ["--set", "nonsense"], ["--metric", "covrage"],
            ["--metric", "jsd", "--mode", "max"], ["--metric", "notes_per_bar"],
-           ["--objectives", "jsd:max", "--search", "optuna"]]
+           ["--objectives", "jsd:max", "--search", "optuna"], ["--resume", "--name", "nope"]]
+    import torch
+
+    if not torch.cuda.is_available():
+        bad.append(["--gpus-per-trial", "1"])  # more GPUs than this machine has: refused before Ray
     for extra in bad:
         start = time.perf_counter()
         with pytest.raises(UserError):
             run_study(spec, study_args(results_dir, *extra))
         assert time.perf_counter() - start < 10 and not ray.is_initialized(), extra
     assert not results_dir.exists()
-    # The script itself prints one line and exits 2.
+    # The script itself prints one line and exits 2; its --help does not start or import Ray.
     out = subprocess.run([sys.executable, "studies/gan_collapse.py", "--data", "mozart", "--no-wandb"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "gan_collapse: error: unknown data set 'mozart'; valid: bach, celtic, fiddle, essen, midi:PATH, motifs, ring, grid"]
+    code = "import runpy, sys; sys.argv = ['x', '--help']\ntry: runpy.run_path('studies/gan_collapse.py', run_name='__main__')\n" \
+           "except SystemExit: pass\nprint('ray imported:', 'ray' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "--gpus-per-trial" in out.stdout and "ray imported: False" in out.stdout, out.stdout[-500:] + out.stderr
+
+
+def test_mgen_cli_version_and_bad_generate_counts(capsys):
+    from mgen import __version__
+    from mgen.cli import main as mgen_main
+
+    with pytest.raises(SystemExit) as exit_:
+        mgen_main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"mgen {__version__}"
+    assert mgen_main(["generate", "nowhere.pt", "--n", "0"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mgen: error: --n 0 is invalid; give the number of bars to generate, 1 or more (e.g. --n 32)")
 
 
 def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(results_dir):

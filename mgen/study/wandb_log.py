@@ -1,0 +1,299 @@
+"""W&B for a study, as a W&B user expects it.
+
+One run per trial, named and tagged from its config, in the study's group, job type `trial`:
+- config: the trial's full TrialConfig, the study-level words (`dg_ratio`, `conditioning`, `variant`)
+  and numeric axes for parallel coordinates (`log2_dg_ratio`, `log10_lr_ratio`); none of Ray's
+  bookkeeping (paths, pids, hosts, dates). The real data's constant `*_real` values go into the
+  config once, under `real/`, instead of being logged at every report.
+- history: the training iteration `step` is the x axis of every chart (`define_metric`); metrics are
+  grouped by prefix (train/, quality/, collapse/, modes/, music/); each metric's summary follows its
+  direction in mgen.metrics.registry (max, min, else last); pictures from each report's checkpoint
+  (`samples/generated`, and `samples/real` once).
+- at the end: the final samples as `wandb.Audio`, a `samples` table (piano roll, audio, MIDI), the
+  samples folder as an artifact, and the trial's best checkpoint by the study metric as a `model`
+  artifact (a reference to the file, not a copy) with the alias `best`.
+A study-level run (job type `study`) holds the trials table and the study's counts.
+
+The W&B key reaches the logging actors as a constructor argument held in Ray's memory, not through a
+runtime env, which Ray's runtime_env agent writes into its log file.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+from ray.air.integrations.wandb import (
+    WandbLoggerCallback,
+    _QueueItem,
+    _WandbLoggingActor,
+)
+
+from mgen.metrics.registry import METRICS
+from mgen.study.space import expand
+
+log = logging.getLogger(__name__)
+QUIET = {"silent": True, "console": "off"}  # no banners, no sparklines, no captured worker output
+
+_TRAIN = {"loss_d", "loss_g", "loss", "loss_recon", "loss_kl", "steps_per_sec", "wall_seconds", "diverged"}
+_QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "roll_coverage",
+            "roll_precision", "music_overlap"}
+
+
+def wandb_name(key: str) -> str | None:
+    """The W&B name of a result key (group/metric), or None for keys W&B should not get per report."""
+    if key == "step":
+        return key
+    if key in _TRAIN or key.endswith("_updates"):
+        return f"train/{key}"
+    if key in _QUALITY:
+        return f"quality/{key}"
+    metric = METRICS.get(key)
+    if metric is None:
+        return None  # Ray's bookkeeping (time_*, pid, hostname, ...) and anything unknown
+    if metric.space == "modes":
+        return f"modes/{key}"
+    if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
+        return f"music/{key}"
+    return f"collapse/{key}"
+
+
+def split_result(result: dict) -> tuple[dict, dict]:
+    """(history values by W&B name, constants for the config) of one Tune result: scalars only."""
+    history, constants = {}, {}
+    for key, value in result.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or isinstance(value, np.ndarray):
+            continue
+        if key.endswith("_real") and key[:-5] in METRICS:
+            constants[f"real/{key[:-5]}"] = float(value)
+            continue
+        name = wandb_name(key)
+        if name is not None:
+            history[name] = float(value)
+    return history, constants
+
+
+def trial_wandb_config(config: dict) -> dict:
+    """The trial's config for W&B: the full TrialConfig, the study-level words and numeric axes."""
+    from mgen.train.config import TrialConfig
+
+    flat = TrialConfig.from_dict(expand(config)).to_dict()
+    out = {**flat, **{k: v for k, v in config.items() if k in ("dg_ratio", "conditioning", "variant")}}
+    out["log2_dg_ratio"] = math.log2(flat["d_steps"] / flat["g_steps"])
+    out["log10_lr_ratio"] = math.log10(flat["lr_d"] / flat["lr_g"])
+    return out
+
+
+def run_name(config: dict, keys: list[str]) -> str:
+    """The searched params of a trial, short: "dg_ratio=1:5 lr_d=0.0005 d_norm=spectral seed=0"."""
+    parts = []
+    for key in keys:
+        if key in config:
+            value = config[key]
+            parts.append(f"{key}={value:.2g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts) or "trial"
+
+
+def run_tags(config: dict, control: bool) -> list[str]:
+    flat = expand(config)
+    method = flat.get("method", "gan")
+    tags = [method, str(flat.get("data", "")).split(":")[0]]
+    if method == "gan":
+        tags += [f"dg={flat.get('d_steps', 1)}:{flat.get('g_steps', 1)}", f"d_norm={flat.get('d_norm', 'none')}"]
+    cond = flat.get("cond", "none")
+    tags.append("cond=none" if cond == "none" else f"cond={cond}/{flat.get('inject', '1d')}")
+    return tags + (["control"] if control else [])
+
+
+def read_picture(path: Path) -> np.ndarray | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except OSError:
+        return None
+
+
+class TrialLoggingActor(_WandbLoggingActor):
+    """Ray's W&B logging actor with the key as an argument, the step axis and summaries declared, and
+    the end-of-trial samples and model logged."""
+
+    def __init__(self, *args, api_key: str | None = None, summaries: dict | None = None, **kwargs):
+        if api_key:
+            os.environ["WANDB_API_KEY"] = api_key
+        self._summaries = summaries or {}
+        super().__init__(*args, **kwargs)
+
+    def run(self):
+        os.environ["WANDB_START_METHOD"] = "thread"
+        run = self._wandb.init(*self.args, **self.kwargs)
+        run.define_metric("step")
+        run.define_metric("*", step_metric="step")
+        for name, summary in self._summaries.items():
+            run.define_metric(name, step_metric="step", summary=summary)
+        while True:
+            kind, content = self.queue.get()
+            if kind == _QueueItem.END:
+                break
+            if kind == _QueueItem.CHECKPOINT:
+                self._log_final(run, content)
+                continue
+            history, config = content
+            try:
+                if config:
+                    run.config.update(config, allow_val_change=True)
+                run.log(history)
+            except (urllib.error.HTTPError, FileNotFoundError) as exc:  # a lost point, not a lost trial
+                log.warning("W&B: a result was not logged (%s)", exc)
+        run.finish()
+
+    def _log_final(self, run, final: dict) -> None:
+        wandb = self._wandb
+        if final.get("samples"):
+            samples = Path(final["samples"])
+            wav, mid, png = samples / "samples.wav", samples / "samples.mid", samples.parent / "samples.png"
+            if wav.exists():
+                table = wandb.Table(columns=["step", "piano_roll", "audio", "midi", "renderer"])
+                table.add_data(final["step"], wandb.Image(str(png)) if png.exists() else None,
+                               wandb.Audio(str(wav)), mid.name, final.get("renderer"))
+                run.log({"samples/audio": wandb.Audio(str(wav), caption=f"final samples ({final.get('renderer')})"),
+                         "samples/table": table, "step": final["step"]})
+            artifact = wandb.Artifact(f"samples-{run.id}", type="samples",
+                                      metadata={"step": final["step"], "renderer": final.get("renderer")})
+            artifact.add_dir(str(samples))
+            run.log_artifact(artifact)
+        if final.get("best"):
+            model = wandb.Artifact(f"model-{run.id}", type="model", metadata={"checkpoint": final["best_checkpoint"]})
+            model.add_reference(f"file://{final['best']}", name="checkpoint.pt")
+            run.log_artifact(model, aliases=["best", final["best_checkpoint"]])
+
+
+class StudyWandbCallback(WandbLoggerCallback):
+    """Ray Tune's W&B logger, shaped as the module docstring says."""
+
+    AUTO_CONFIG_KEYS: list[str] = []
+    _logger_actor_cls = TrialLoggingActor
+
+    def __init__(self, *args, name_keys: list[str] = (), metric: str = "healthy_coverage", mode_of_metric: str = "max",
+                 is_control=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.name_keys, self.metric, self.metric_mode = list(name_keys), metric, mode_of_metric
+        self.is_control = is_control or (lambda config: False)
+        self._seen_real: set = set()
+        self._best_seen: dict[str, tuple[float, str]] = {}  # trial id -> (best metric value, its checkpoint)
+        self._fetched = Path(tempfile.mkdtemp(prefix="mgen-wandb-"))
+
+    def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
+        config = dict(trial.config)
+        wandb_init_kwargs.update(
+            name=run_name(config, self.name_keys), tags=run_tags(config, self.is_control(config)), job_type="trial",
+            config=trial_wandb_config(config), settings={**QUIET, **wandb_init_kwargs.get("settings", {})})
+        summaries = {}
+        for key, metric in METRICS.items():
+            name = wandb_name(key)
+            if name and metric.direction in ("max", "min"):
+                summaries[name] = metric.direction
+        # Ray puts WANDB_API_KEY (set by `wandb login` too) into the actor's runtime env, and its
+        # runtime_env agent logs runtime envs in full: keep it out of the environment for this call.
+        key = os.environ.pop("WANDB_API_KEY", None)
+        try:
+            super()._start_logging_actor(trial, exclude_results, summaries=summaries,
+                                         **({"api_key": key} if key else {}), **wandb_init_kwargs)
+        finally:
+            if key is not None:
+                os.environ["WANDB_API_KEY"] = key
+
+    def _local(self, trial, relative: str) -> Path | None:
+        """A file of the trial's storage as a local path (copied here when the storage is remote)."""
+        import pyarrow.fs as pafs
+
+        fs, path = trial.storage.storage_filesystem, f"{trial.storage.trial_fs_path}/{relative}"
+        if isinstance(fs, pafs.LocalFileSystem):
+            return Path(path) if Path(path).exists() else None
+        target = self._fetched / trial.trial_id / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if fs.get_file_info(path).type == pafs.FileType.Directory:
+                pafs.copy_files(path, str(target), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+            else:
+                with fs.open_input_stream(path) as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        except OSError:
+            return None
+        return target if target.exists() else None
+
+    def log_trial_result(self, iteration: int, trial, result: dict):
+        if trial not in self._trial_logging_actors:
+            self.log_trial_start(trial)
+        import wandb
+
+        from mgen.study.trainable import PICTURE, REAL_PICTURE
+
+        history, constants = split_result(result)
+        folder = result.get("checkpoint_dir_name")
+        value = result.get(self.metric)
+        if folder and isinstance(value, (int, float)) and value == value:
+            best = self._best_seen.get(trial.trial_id)
+            if best is None or (value > best[0] if self.metric_mode == "max" else value < best[0]):
+                self._best_seen[trial.trial_id] = (value, folder)
+        if folder:
+            for name, file in (("samples/generated", PICTURE), ("samples/real", REAL_PICTURE)):
+                if name == "samples/real" and trial.trial_id in self._seen_real:
+                    continue
+                path = self._local(trial, f"{folder}/{file}")
+                picture = read_picture(path) if path else None
+                if picture is not None:
+                    history[name] = wandb.Image(picture)
+                    if name == "samples/real":
+                        self._seen_real.add(trial.trial_id)
+        self._trial_queues[trial].put((_QueueItem.RESULT, (history, constants)))
+
+    def log_trial_end(self, trial, failed: bool = False):
+        from mgen.study.trainable import CHECKPOINT_FILE, SAMPLES_DIR
+
+        checkpoint = trial.checkpoint
+        if checkpoint is not None and trial in self._trial_queues:
+            folder = checkpoint.path.rstrip("/").rsplit("/", 1)[-1]
+            samples = self._local(trial, f"{folder}/{SAMPLES_DIR}")  # music trials that ran to the end
+            self._local(trial, f"{folder}/samples.png")
+            final = {"samples": str(samples) if samples else None, "step": int((trial.last_result or {}).get("step", 0)),
+                     "renderer": (trial.last_result or {}).get("audio_renderer"), **self._best(trial, CHECKPOINT_FILE)}
+            self._trial_queues[trial].put((_QueueItem.CHECKPOINT, final))
+        super().log_trial_end(trial, failed)
+
+    def _best(self, trial, checkpoint_file: str) -> dict:
+        """The trial's best checkpoint by the study metric (tracked from its results), as a local file."""
+        best = self._best_seen.get(trial.trial_id)
+        if best is None:
+            return {}
+        local = self._local(trial, f"{best[1]}/{checkpoint_file}")
+        return {"best": str(local), "best_checkpoint": best[1]} if local else {}
+
+    def on_experiment_end(self, trials, **info):
+        super().on_experiment_end(trials, **info)
+        shutil.rmtree(self._fetched, ignore_errors=True)
+
+
+def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
+    """One W&B run for the whole study: the ranked trials as a table and the study's counts."""
+    import pandas as pd
+    import wandb
+
+    rows = [{"trial_id": x["trial_id"], "status": x["status"], "best": x["best"], "control": x["control"],
+             **{k: (v if isinstance(v, (int, float)) else str(v)) for k, v in x["params"].items()}}
+            for x in summary["ranked"]]
+    run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
+                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"]})
+    try:
+        if rows:
+            run.log({"trials": wandb.Table(dataframe=pd.DataFrame(rows))})
+        run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
+                                                    "errored", "controls_passed")})
+    finally:
+        run.finish()

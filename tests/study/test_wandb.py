@@ -1,0 +1,124 @@
+"""W&B offline records of a real study, read back from the run files, and what Tune's results hold."""
+import json
+from pathlib import Path
+
+import pytest
+
+from mgen.study import Choice
+from mgen.study.run import main
+from tests.study.conftest import tiny_spec, trial_dirs
+from tests.study.test_job_submit import wandb_records
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    """A two-trial study on planted motifs (music: bars, MIDI, audio) with W&B offline."""
+    results = tmp_path_factory.mktemp("wandb") / "results"
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1"))}, steps=40, eval_every=10)
+    code = main(spec, ["--storage", str(results), "--num-cpus", "2", "--name", "w", "--search", "grid",
+                       "--num-samples", "1", "--data", "motifs", "--no-collapse-stop"])
+    assert code == 0
+    return results / "w"
+
+
+def runs(study: Path) -> dict[str, list]:
+    """job type -> [records of each run]."""
+    out: dict[str, list] = {}
+    for path in sorted((study / "wandb").glob("offline-run-*/run-*.wandb")):
+        records = list(wandb_records(path))
+        (run,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        out.setdefault(run.job_type, []).append(records)
+    return out
+
+
+def of(records, kind):
+    return [getattr(r, kind) for r in records if r.WhichOneof("record_type") == kind]
+
+
+def items(update) -> dict:
+    return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in update}
+
+
+def test_each_trial_is_a_named_tagged_run_with_a_clean_config(study):
+    trials = runs(study)["trial"]
+    assert len(trials) == 2
+    names = set()
+    for records in trials:
+        (run,) = of(records, "run")
+        names.add(run.display_name)
+        assert run.run_group == "w" and "gan" in run.tags and "motifs" in run.tags
+        config = items(run.config.update)
+        # The full trial config, the study-level words and numeric axes; none of Ray's bookkeeping.
+        assert {"lr_d", "g_width", "d_steps", "dg_ratio", "log2_dg_ratio", "log10_lr_ratio"} <= set(config)
+        assert config["log2_dg_ratio"] == {"1:1": 0.0, "2:1": 1.0}[config["dg_ratio"]]
+        assert not {"trial_log_path", "pid", "hostname", "node_ip", "date"} & set(config)
+        later = {k for c in of(records, "config") for k in items(c.update)}
+        assert "real/notes_per_bar" in later and not {"trial_log_path", "pid", "hostname"} & later
+    assert names == {"dg_ratio=1:1", "dg_ratio=2:1"}
+
+
+def test_history_uses_the_training_step_groups_metrics_and_summaries_follow_direction(study):
+    records = runs(study)["trial"][0]
+    metrics = {m.name or m.glob_name: m for m in of(records, "metric")}
+    assert metrics["*"].step_metric == "step"
+    assert metrics["quality/coverage"].summary.max and metrics["quality/frechet_distance"].summary.min
+    assert metrics["collapse/collapsed"].summary.min
+    history = [items(h.item) for h in of(records, "history")]
+    reports = [h for h in history if "quality/coverage" in h]
+    assert [h["step"] for h in reports] == [10, 20, 30, 40]
+    assert all(k.split("/")[0] in ("train", "quality", "collapse", "modes", "music", "samples", "step")
+               or k.startswith("_") for h in history for k in h)
+    assert not any(k.endswith("_real") for h in history for k in h)  # constants went to the config
+    assert reports[0]["samples/real/_type"] == "image-file" and "samples/real/_type" not in reports[1]
+    assert all(h["samples/generated/_type"] == "image-file" for h in reports)
+    assert reports[0]["samples/generated/height"] > 100  # a readable picture, not 128 x 5 pixels
+
+
+def test_the_end_of_a_trial_logs_audio_a_samples_table_and_the_best_model(study):
+    records = runs(study)["trial"][0]
+    final = [items(h.item) for h in of(records, "history") if "samples/audio/_type" in items(h.item)]
+    assert final and final[0]["samples/audio/_type"] == "audio-file"
+    assert final[0]["samples/table/_type"] == "table-file"
+    artifacts = {a.type: a for a in of(records, "artifact")}
+    assert {e.path for e in artifacts["samples"].manifest.contents} == {"samples.mid", "samples.wav"}
+    assert "best" in artifacts["model"].aliases
+    (entry,) = artifacts["model"].manifest.contents
+    assert entry.path == "checkpoint.pt" and entry.ref.startswith("file://") and Path(entry.ref[7:]).exists()
+
+
+def test_one_study_level_run_holds_the_trials_table(study):
+    (records,) = runs(study)["study"]
+    (run,) = of(records, "run")
+    assert run.display_name == "w (study)" and run.run_group == "w"
+    table = [items(h.item) for h in of(records, "history")]
+    assert table and table[0]["trials/_type"] == "table-file" and table[0]["trials/nrows"] == 2
+    summary = {k: v for s in of(records, "summary") for k, v in items(s.update).items()}
+    assert summary["trials"] == 2
+
+
+def test_tune_results_hold_scalars_and_pictures_sit_in_the_checkpoints(study):
+    for trial in trial_dirs(study):
+        size = (trial / "result.json").stat().st_size
+        lines = (trial / "result.json").read_text().splitlines()
+        assert len(lines) == 4 and size / len(lines) < 8_000, size  # was 677 KB for three reports
+        for line in lines:
+            assert all(not isinstance(v, (list, dict)) or k == "config" for k, v in json.loads(line).items())
+        first = sorted(trial.glob("checkpoint_*"))[0]
+        assert {"checkpoint.pt", "config.yaml", "samples.png", "samples.npz", "real.png"} <= {p.name for p in first.iterdir()}
+
+
+@pytest.mark.parametrize("stored", ["params.json", "config.yaml"])
+def test_a_trials_stored_config_retrains_with_mgen_train_to_the_same_metrics(study, stored, tmp_path):
+    import pandas as pd
+
+    from mgen.cli import main as mgen_main
+
+    trial = trial_dirs(study)[0]
+    config = trial / stored if stored == "params.json" else sorted(trial.glob("checkpoint_*"))[-1] / stored
+    assert mgen_main(["train", "--config", str(config), "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "metrics.jsonl").read_text().splitlines()[-1].replace("NaN", "null"))
+    there = pd.read_csv(trial / "progress.csv").iloc[-1]
+    for key in ("loss_d", "loss_g", "coverage", "precision", "diversity", "z_sensitivity", "music_overlap"):
+        assert again[key] == pytest.approx(float(there[key]), rel=1e-6), key
