@@ -29,11 +29,11 @@ METRICS = ("healthy_coverage", "coverage", "precision", "recall", "density", "fr
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of its 95% t-interval (0 with a single seed)."""
+    """Mean and half-width of its 95% t-interval (NaN with fewer than two seeds: there is no interval)."""
     values = np.asarray(values, float)
     values = values[~np.isnan(values)]
     if len(values) < 2:
-        return (float(values.mean()) if len(values) else float("nan")), 0.0
+        return (float(values.mean()) if len(values) else float("nan")), float("nan")
     return float(values.mean()), float(stats.t.ppf(0.975, len(values) - 1) * stats.sem(values))
 
 
@@ -80,12 +80,18 @@ def comparison(trials: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, dict[st
 
 
 def markdown(table: pd.DataFrame, metric: str) -> str:
+    return formatted(table, metric).to_markdown(index=False) + "\n"
+
+
+def formatted(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The comparison as text: mean ± 95% CI (or n and no CI), 3 decimals, p-values to 3 figures."""
     metrics = [m for m in METRICS if m in table]
     shown = pd.DataFrame({"model": table["model"], "seeds": table["seeds"]})
     for m in metrics:
-        shown[m] = [f"{v:.3f} ± {h:.3f}" for v, h in zip(table[m], table[f"{m}_ci95"])]
+        shown[m] = [f"{v:.3f} ± {h:.3f}" if h == h else f"{v:.3f} (n={n}, no CI)"
+                    for v, h, n in zip(table[m], table[f"{m}_ci95"], table["seeds"])]
     shown[f"p vs best GAN ({metric})"] = [f"{p:.3g}" if p == p else "" for p in table[f"p_vs_best_gan_{metric}"]]
-    return shown.to_markdown(index=False) + "\n"
+    return shown
 
 
 def run(results: str, out: Path, metric: str, baselines: str | None = None) -> list[Path]:
@@ -97,8 +103,9 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
     table.to_csv(out / "baselines.csv", index=False)
     (out / "baselines.md").write_text(markdown(table, metric))
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    ax.bar(table["model"], table[metric], yerr=table[f"{metric}_ci95"], capsize=4)
-    ax.set_ylabel(f"{metric} (mean ± 95% CI)")
+    ax.bar(table["model"], table[metric], yerr=np.nan_to_num(table[f"{metric}_ci95"].to_numpy(float)), capsize=4)
+    ax.set_xticks(range(len(table)), [f"{m}\n(n={n})" for m, n in zip(table["model"], table["seeds"])])
+    ax.set_ylabel(f"{metric} (mean ± 95% CI; none for n=1)")
     ax.tick_params(axis="x", labelsize=8)
     fig.savefig(out / "baselines.png", dpi=90, bbox_inches="tight")
     plt.close(fig)

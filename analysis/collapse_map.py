@@ -90,16 +90,20 @@ def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
 
 
 def trajectory(study: StudyResults, metric: str, out: Path) -> Path:
-    """Mean of the metric over training steps, one line per D/G ratio (baselines as their own lines)."""
+    """Mean of the metric over training steps, one line per D/G ratio (baselines as their own lines), with
+    the trials' min-max band and n in the legend."""
     history = study.history.merge(study.trials[["trial_id", "dg_ratio", "log_dg"]], on="trial_id")
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for ratio, group in sorted(history.groupby("dg_ratio"), key=lambda kv: -kv[1]["log_dg"].iloc[0]):
-        mean = group.groupby("step")[metric].mean()
-        ax.plot(mean.index, mean.values, marker="o", ms=3, label=ratio)
+        by_step = group.groupby("step")[metric]
+        mean, n = by_step.mean(), group["trial_id"].nunique()
+        line, = ax.plot(mean.index, mean.values, marker="o", ms=3, label=f"{ratio} (n={n})")
+        if n > 1:
+            ax.fill_between(mean.index, by_step.min().values, by_step.max().values, color=line.get_color(), alpha=0.15)
     ax.set_xlabel("training iteration")
     ax.set_ylabel(metric)
-    ax.legend(title="D:G", fontsize=7)
-    ax.set_title(f"{metric} during training")
+    ax.legend(title="D:G (trials)", fontsize=7)
+    ax.set_title(f"{metric} during training: mean, band = min to max over trials")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"trajectory_{metric}.png"
     fig.savefig(path, dpi=90, bbox_inches="tight")

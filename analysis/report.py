@@ -43,8 +43,70 @@ def section(title: str, body: str) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n"
 
 
+SMALL_N = 20  # fewer trials than this: importances and aggregates are a rough reading, and the report says so
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)
+
+
+def table_html(rows: list[dict]) -> str:
+    if not rows:
+        return "<p>none</p>"
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def trial_rows(study, metric: str) -> list[dict]:
+    """One row a trial: the params that vary between trials, status at its last report, best metric, reports,
+    last step."""
+    from mgen.metrics.collapse import health_status
+
+    params = [c for c in study.trials.columns if c.startswith("param/") and study.trials[c].map(str).nunique() > 1]
+    rows = []
+    for _, t in study.trials.sort_values(f"best_{metric}", ascending=direction(metric) == "min").iterrows():
+        rows.append({"trial": t["trial_id"], **{c[6:]: t[c] for c in params},
+                     "status (last report)": health_status(t.to_dict()), f"best {metric}": t.get(f"best_{metric}"),
+                     "reports": t["reports"], "last step": t.get("step")})
+    return rows
+
+
+def settings_html(results: str, study) -> str:
+    """The study's flags (study_args.json), its summary's verdicts and the versions this report ran with."""
+    import json
+
+    from mgen.study.summary import package_versions
+
+    summary = study.summary or {}
+    flags = {}
+    try:
+        flags = json.loads((Path(results) / "study_args.json").read_text())
+    except (OSError, ValueError):
+        pass
+    shown = {k: flags[k] for k in ("budget", "data", "search", "num_samples", "scheduler", "metric", "mode", "seed",
+                                   "set", "max_failures", "wandb_project") if k in flags}
+    shown.update({k: summary[k] for k in ("controls_passed", "healthy", "collapsed", "failed", "errored") if k in summary})
+    versions = package_versions()
+    study_versions = summary.get("versions", {})
+    wandb_note = (f"W&B: project {html.escape(str(flags.get('wandb_project', 'mgen')))}, group "
+                  f"{html.escape(Path(results).name)}; offline runs in {html.escape(str(Path(results) / 'wandb'))} "
+                  "(upload with <code>wandb sync</code>)" if not flags.get("no_wandb") else "W&B: off (--no-wandb)")
+    return (table_html([{"setting": k, "value": v} for k, v in shown.items()])
+            + f"<p class='note'>{wandb_note}. Optuna storage: {html.escape(str(Path(results) / 'optuna.db'))} "
+            "(browse with <code>optuna-dashboard sqlite:///…/optuna.db</code>) when the study used Optuna.</p>"
+            + "<p class='note'>Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())
+            + (" (study ran with " + ", ".join(f"{k} {v}" for k, v in study_versions.items()) + ")" if study_versions else "")
+            + "</p>")
+
+
 def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: str | None = None) -> Path:
     study = load_study(results, metrics_for_best=(metric,))
+    if baselines:
+        load_study(baselines)  # a wrong --baselines is one line and exit 2, not a paragraph in the page
     work = Path(tempfile.mkdtemp(prefix="mgen-report-"))
     parts = [f"<h1>Study {html.escape(Path(results).name)}</h1>",
              f'<p class="note">{len(study.trials)} trials from {html.escape(str(results))}; '
@@ -52,6 +114,11 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
              f"{int(study.trials.get('failed', study.trials['diverged']).fillna(0).sum())} failed to train "
              f"({int(study.trials['diverged'].sum())} of them diverged). Study metric: {html.escape(metric)} "
              f"({'higher' if direction(metric) == 'max' else 'lower'} is better).</p>"]
+    if len(study.trials) < SMALL_N:
+        parts.append(f'<p class="warning">{len(study.trials)} trials: too few for importances and per-group '
+                     "averages to be more than a rough reading; every aggregate below gives its n.</p>")
+    parts.append(section("Study settings", settings_html(results, study)))
+    parts.append(section("Trials", table_html(trial_rows(study, metric))))
     try:
         files = collapse_map.run(results, work, list(dict.fromkeys([metric, "diversity", "collapsed", "failed"])))
         parts.append(section("Collapse maps", "".join(image(f) for f in files if f.suffix == ".png")))
@@ -59,9 +126,12 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
         parts.append(section("Collapse maps", f"<p>{html.escape(str(exc))}</p>"))
     try:
         files = sensitivity.run(results, work, metric, baselines)
-        table = (work / f"importance_{metric}.csv").read_text().strip().splitlines()
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in line.split(",")) + "</tr>" for line in table)
-        parts.append(section("Hyperparameter sensitivity", f"<table>{rows}</table>"
+        import pandas as pd
+
+        imp = pd.read_csv(work / f"importance_{metric}.csv", index_col=0).iloc[:, 0]
+        rows = [{"hyperparameter": k, "fANOVA importance": round(float(v), 3)} for k, v in imp.items()]
+        parts.append(section("Hyperparameter sensitivity",
+                             f"<p class='note'>fANOVA (Optuna) over {len(study.trials)} trials.</p>" + table_html(rows)
                              + "".join(image(f) for f in files if f.suffix == ".png")))
     except UserError as exc:
         parts.append(section("Hyperparameter sensitivity", f"<p>{html.escape(str(exc))}</p>"))
@@ -70,7 +140,8 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
         table, _ = baselines_table.comparison(
             __import__("pandas").concat([study.trials] + ([load_study(baselines).trials] if baselines else [])),
             metric)
-        parts.append(section("GAN vs baselines", table.round(4).to_html(index=False) + image(work / "baselines.png")))
+        parts.append(section("GAN vs baselines", baselines_table.formatted(table, metric).to_html(index=False)
+                             + image(work / "baselines.png")))
     except UserError as exc:
         parts.append(section("GAN vs baselines", f"<p>{html.escape(str(exc))}</p>"))
     samples = best_samples.run(results, work / "samples", metric, n=16)

@@ -1,7 +1,6 @@
 """Bars out to people: MIDI files (pretty_midi), piano-roll PNGs (matplotlib) and WAV audio."""
 from __future__ import annotations
 
-import shutil
 import wave
 from pathlib import Path
 
@@ -133,34 +132,60 @@ def save_points(points: np.ndarray, path: str | Path, title: str = "", modes: np
     return path
 
 
-def find_soundfont() -> Path | None:
-    """A General MIDI SoundFont on this machine, if one is installed (Debian's fluid-soundfont-gm)."""
-    for candidate in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
-                      "/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/soundfonts/default.sf2"):
-        if Path(candidate).exists():
-            return Path(candidate)
+SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
+              "/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/soundfonts/default.sf2")
+
+
+def find_soundfont(named: str | Path | None = None) -> Path | None:
+    """The General MIDI SoundFont to use: the one named (argument, then $MGEN_SOUNDFONT), else one of the
+    usual system locations (Debian's fluid-soundfont-gm), else None."""
+    import os
+
+    named = named or os.environ.get("MGEN_SOUNDFONT")
+    if named:
+        return Path(named).expanduser() if Path(named).expanduser().is_file() else None
+    return next((Path(c) for c in SOUNDFONTS if Path(c).exists()), None)
+
+
+def fluidsynth_problem(soundfont: str | Path | None = None) -> str | None:
+    """Why fluidsynth cannot render here (binding, library or SoundFont missing), or None."""
+    import importlib.util
+
+    if importlib.util.find_spec("fluidsynth") is None:
+        return "the fluidsynth Python binding is not installed (pip install 'mgen[audio]')"
+    try:
+        import fluidsynth  # noqa: F401  # loads libfluidsynth
+    except (ImportError, OSError) as exc:
+        return f"the fluidsynth library could not be loaded ({str(exc).splitlines()[0][:120]}); install libfluidsynth"
+    if find_soundfont(soundfont) is None:
+        named = soundfont or __import__("os").environ.get("MGEN_SOUNDFONT")
+        return (f"the SoundFont {named} does not exist" if named else
+                "no General MIDI SoundFont found (install fluid-soundfont-gm, or name one with --soundfont or "
+                "$MGEN_SOUNDFONT)")
     return None
 
 
-def write_wav(bars: np.ndarray, path: str | Path, fs: int = 22050) -> str:
-    """Render bars to a 16-bit WAV; fluidsynth with a GM SoundFont if available, else sine waves.
+def write_wav(bars: np.ndarray, path: str | Path, fs: int = 22050, soundfont: str | Path | None = None) -> str:
+    """Render bars to a 16-bit WAV with fluidsynth and a GM SoundFont when both are there, else sine waves.
 
-    Returns the renderer used ("fluidsynth" or "sine") so callers can say which.
+    Returns which renderer ran and, for sine waves, why fluidsynth did not: callers print it.
     """
     pm = bars_to_midi(bars)
-    renderer = "sine"
-    soundfont = find_soundfont()
+    problem = fluidsynth_problem(soundfont)
     audio = None
-    if soundfont is not None and shutil.which("fluidsynth"):
+    if problem is None:
+        sf2 = find_soundfont(soundfont)
         try:
-            audio = pm.fluidsynth(fs=fs, sf2_path=str(soundfont))
-            renderer = "fluidsynth"
-        except Exception:  # pyfluidsynth missing or broken: sine synthesis is the documented fallback
-            audio = None
-    if audio is None and pm.instruments[0].notes:
-        audio = pm.synthesize(fs=fs)
-    elif audio is None:  # silent bars: silence of the same length (pretty_midi cannot normalise silence)
-        audio = np.zeros(int(len(bars) * 4 * 60.0 / DEFAULT_TEMPO * fs))
+            audio = pm.fluidsynth(fs=fs, sf2_path=str(sf2))
+            renderer = f"fluidsynth ({sf2.name})"
+        except Exception as exc:  # a broken library or SoundFont: sine synthesis is the documented fallback
+            problem = f"fluidsynth failed ({type(exc).__name__}: {str(exc)[:120]})"
+    if audio is None:
+        renderer = f"sine waves, because {problem}"
+        if pm.instruments[0].notes:
+            audio = pm.synthesize(fs=fs)
+        else:  # silent bars: silence of the same length (pretty_midi cannot normalise silence)
+            audio = np.zeros(int(len(bars) * 4 * 60.0 / DEFAULT_TEMPO * fs))
     peak = np.abs(audio).max() if len(audio) else 0.0
     pcm = (audio / peak * 0.9 * 32767 if peak > 0 else audio).astype(np.int16)
     path = Path(path)

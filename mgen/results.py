@@ -6,6 +6,7 @@ A study folder holds one `trainable_*` folder per trial with `params.json` (the 
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -19,6 +20,7 @@ import pandas as pd
 from mgen.errors import UserError, run_cli
 from mgen.metrics.registry import direction
 from mgen.study.space import expand
+from mgen.train.config import TrialConfig
 
 PARAM_PREFIX = "param/"
 WANDB_GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes of mgen/study/wandb_log.py
@@ -59,19 +61,16 @@ class StudyResults:
 
 
 def _derived(params: dict) -> dict:
-    """Config fields the maps group by: method, D/G ratio, lr ratio, conditioning."""
-    flat = expand(params)
-    out = {"method": flat.get("method", "gan")}
-    d, g = int(flat.get("d_steps", 1)), int(flat.get("g_steps", 1))
-    out["dg_ratio"] = f"{d}:{g}" if out["method"] == "gan" else out["method"]
-    out["log_dg"] = math.log2(d / g)
-    lr_d, lr_g = float(flat.get("lr_d", 2e-4)), float(flat.get("lr_g", 2e-4))
-    out["lr_d"], out["lr_g"] = lr_d, lr_g
-    out["log10_lr_ratio"] = math.log10(lr_d / lr_g)
-    cond, inject = flat.get("cond", "none"), flat.get("inject", "1d")
-    out["conditioning"] = cond if cond == "none" else f"{cond}/{inject}"
-    out["d_norm"] = flat.get("d_norm", "none")
-    out["seed"] = flat.get("seed", 0)
+    """Config fields the maps group by (method, D/G ratio, lr ratio, conditioning), from the trial's full
+    TrialConfig: defaults come from the dataclass, never from here."""
+    cfg = TrialConfig.from_dict(expand(params))
+    out = {"method": cfg.method}
+    out["dg_ratio"] = f"{cfg.d_steps}:{cfg.g_steps}" if cfg.method == "gan" else cfg.method
+    out["log_dg"] = math.log2(cfg.d_steps / cfg.g_steps)
+    out["lr_d"], out["lr_g"] = cfg.lr_d, cfg.lr_g
+    out["log10_lr_ratio"] = math.log10(cfg.lr_d / cfg.lr_g)
+    out["conditioning"] = cfg.cond if cfg.cond == "none" else f"{cfg.cond}/{cfg.inject}"
+    out["d_norm"], out["seed"] = cfg.d_norm, cfg.seed
     return out
 
 
@@ -108,7 +107,10 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
         history = history.rename(columns=lambda c: c.split("/", 1)[1] if c.split("/", 1)[0] in WANDB_GROUPS else c)
         history["trial_id"] = run.id
         reports.append(history)
-        rows.append(_trial_row(run.id, run.url, dict(run.config), history, metrics_for_best))
+        # The run's config is the full trial config plus the study's words, numeric axes and real/ constants.
+        known = {f.name for f in dataclasses.fields(TrialConfig)} | {"dg_ratio", "conditioning", "variant"}
+        params = {k: v for k, v in dict(run.config).items() if k in known}
+        rows.append(_trial_row(run.id, run.url, params, history, metrics_for_best))
     if not rows:
         raise UserError(f"no runs with history in W&B group {group!r} of {entity}/{project}")
     return StudyResults(spec, pd.DataFrame(rows), pd.concat(reports, ignore_index=True), {})

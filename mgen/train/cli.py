@@ -98,7 +98,9 @@ def cmd_generate(args) -> None:
     if args.n < 1:
         raise UserError(f"--n {args.n} is invalid; give the number of bars to generate, 1 or more (e.g. --n 32)")
 
-    written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav)
+    if args.soundfont and not Path(args.soundfont).expanduser().is_file():
+        raise UserError(f"--soundfont {args.soundfont}: no such file; give a General MIDI .sf2 file")
+    written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav, soundfont=args.soundfont)
     if written.get("warning"):
         print(f"warning: {written['warning']}", file=sys.stderr)
     if "renderer" in written:
@@ -121,5 +123,7 @@ def add_train_commands(sub) -> None:
     g.add_argument("--n", type=int, default=32, help="bars to generate (in 8-bar phrases)")
     g.add_argument("--out", default="out/samples", help="output folder")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--wav", action="store_true", help="also render WAV audio")
+    g.add_argument("--wav", action="store_true", help="also render WAV audio (fluidsynth with a GM SoundFont when "
+                                                          "installed: pip install 'mgen[audio]'; else sine waves, and it says why)")
+    g.add_argument("--soundfont", help="a General MIDI .sf2 file for fluidsynth (default: $MGEN_SOUNDFONT or the system's)")
     g.set_defaults(func=cmd_generate)

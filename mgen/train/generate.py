@@ -91,7 +91,8 @@ def generate_points(gen: LoadedGenerator, n: int, seed: int = 0) -> np.ndarray:
     return gen.method.sample(gen.data.noise(n, gen.method.z_dim, g), None, None).cpu().numpy()
 
 
-def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0, wav: bool = False) -> dict:
+def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0, wav: bool = False,
+                  soundfont: str | None = None) -> dict:
     """N bars (as 8-bar phrases) -> phrase_XX.mid, samples.png (and .wav); 2D sets -> samples.png scatter."""
     gen = load_generator(checkpoint)
     out = Path(out)
@@ -121,7 +122,7 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
         bars = flat[i * PHRASE_BARS:(i + 1) * PHRASE_BARS]
         written["files"].append(str(write_midi(bars, out / f"phrase_{i:02d}.mid")))
         if wav:
-            written["renderer"] = write_wav(bars, out / f"phrase_{i:02d}.wav")
+            written["renderer"] = write_wav(bars, out / f"phrase_{i:02d}.wav", soundfont=soundfont)
             written["files"].append(str(out / f"phrase_{i:02d}.wav"))
     written["files"].append(str(save_piano_roll(flat, out / "samples.png", title=f"{gen.cfg.name} step {gen.step}")))
     return written

@@ -2,7 +2,8 @@
 import pytest
 
 from mgen.errors import UserError
-from mgen.study.run import parse_args, plan_study
+from mgen.study.flags import parse_args
+from mgen.study.plan import plan_study
 from tests.study.conftest import tiny_spec
 
 

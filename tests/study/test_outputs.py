@@ -1,4 +1,5 @@
-"""W&B offline records of a real study, read back from the run files, and what Tune's results hold."""
+"""What a study leaves: W&B offline records read back from the run files, Tune results with scalars only, the
+stored trial config that mgen train retrains, and the Optuna storage optuna-dashboard browses."""
 import json
 from pathlib import Path
 
@@ -122,3 +123,14 @@ def test_a_trials_stored_config_retrains_with_mgen_train_to_the_same_metrics(stu
     there = pd.read_csv(trial / "progress.csv").iloc[-1]
     for key in ("loss_d", "loss_g", "coverage", "precision", "diversity", "z_sensitivity", "music_overlap"):
         assert again[key] == pytest.approx(float(there[key]), rel=1e-6), key
+
+
+def test_a_grid_study_is_stored_in_optuna_storage_for_optuna_dashboard(study):
+    import optuna
+
+    stored = optuna.load_study(study_name="w", storage=f"sqlite:///{study / 'optuna.db'}")
+    assert len(stored.trials) == 2 and stored.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert {t.params["dg_ratio"] for t in stored.trials} == {"1:1", "2:1"}
+    for t in stored.trials:
+        assert t.state == optuna.trial.TrialState.COMPLETE and sorted(t.intermediate_values) == [10, 20, 30, 40]
+        assert t.value == max(t.intermediate_values.values())

@@ -1,0 +1,68 @@
+"""Every study in Optuna storage: grid and random studies too, so `optuna-dashboard` browses any of them.
+
+An Optuna search writes its own study (OptunaSearch with the same SQLite file). For grid and random
+search, this Tune callback adds each finished trial to an Optuna study of the same name in
+`<results>/<study>/optuna.db`: its searched params (with their distributions), its reports as
+intermediate values by training step, and its best value of the study metric (in the metric's
+direction); an errored trial is recorded as FAIL, one without a value as PRUNED.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from mgen.study.space import Choice, LogUniform
+
+
+def distribution(dim):
+    import optuna
+
+    if isinstance(dim, LogUniform):
+        return optuna.distributions.FloatDistribution(dim.low, dim.high, log=True)
+    if isinstance(dim, Choice):
+        return optuna.distributions.CategoricalDistribution(list(dim.values))
+    return None
+
+
+class OptunaRecord(tune.Callback):
+    def __init__(self, db: Path, name: str, space: dict[str, Any], metric: str, mode: str):
+        self.url, self.name, self.metric, self.mode = f"sqlite:///{db}", name, metric, mode
+        self.space = {k: d for k, d in space.items() if distribution(d) is not None}
+        self._reports: dict[str, dict[int, float]] = {}
+
+    def _study(self):
+        import optuna
+
+        return optuna.create_study(storage=self.url, study_name=self.name, load_if_exists=True,
+                                   direction="maximize" if self.mode == "max" else "minimize")
+
+    def setup(self, **info):
+        self._study().set_user_attr("metric", self.metric)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        value, step = result.get(self.metric), result.get("step")
+        if isinstance(value, (int, float)) and math.isfinite(value) and step is not None:
+            self._reports.setdefault(trial.trial_id, {})[int(step)] = float(value)
+
+    def _record(self, trial, errored: bool):
+        import optuna
+
+        reports = self._reports.pop(trial.trial_id, {})
+        params = {k: trial.config[k] for k in self.space if k in trial.config}
+        dists = {k: distribution(self.space[k]) for k in params}
+        best = (max if self.mode == "max" else min)(reports.values()) if reports else None
+        state = (optuna.trial.TrialState.FAIL if errored else
+                 optuna.trial.TrialState.COMPLETE if best is not None else optuna.trial.TrialState.PRUNED)
+        frozen = optuna.trial.create_trial(
+            params=params, distributions=dists, value=best if state == optuna.trial.TrialState.COMPLETE else None,
+            intermediate_values=reports, state=state, user_attrs={"tune_trial_id": trial.trial_id})
+        self._study().add_trial(frozen)
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self._record(trial, errored=False)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self._record(trial, errored=True)

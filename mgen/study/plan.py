@@ -1,0 +1,129 @@
+"""What a study declares (StudySpec) and what one run of it will do (Plan), checked before Ray starts:
+the space and fixed settings, the positive controls, where results go and under which name."""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mgen.errors import UserError
+from mgen.study.flags import parse_objectives, parse_sets, study_mode
+from mgen.study.space import Budget, expand, grid_values, validate_space, values_of
+
+
+@dataclass
+class StudySpec:
+    """What a study script declares: its search space, fixed settings and budgets."""
+
+    name: str
+    description: str
+    space: dict[str, Any]  # dimension name -> Choice / LogUniform / constant
+    budgets: dict[str, Budget]
+    fixed: dict[str, Any] = field(default_factory=dict)  # trial-config fields set for every trial
+    metric: str = "healthy_coverage"  # coverage, minus 1 when collapsed or failed (mgen.metrics.registry)
+    default_data: str = "bach"
+    table: tuple[list[str], list[str]] | None = None  # (group-by params, metrics): a mean +- sd table at the end
+    # The positive control: study-level params of a recipe known to learn (a trial whose config has
+    # them is a control). The study runs it once per seed; the summary says when a control failed.
+    control: dict[str, Any] | None = None
+
+
+@dataclass
+class Plan:
+    """Everything a study needs, checked before Ray starts."""
+
+    spec: StudySpec
+    args: argparse.Namespace
+    fixed: dict[str, Any]
+    space: dict[str, Any]
+    num_samples: int
+    storage: str
+    name: str
+    objectives: list[tuple[str, str]]
+    controls: list[dict[str, Any]] = field(default_factory=list)  # control configs the search must add
+
+    @property
+    def local_storage(self) -> Path | None:
+        return None if "://" in self.storage else Path(self.storage)
+
+
+def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
+    budget = spec.budgets[args.budget]
+    args.search = args.search or budget.search
+    fixed = {**spec.fixed, **budget.overrides, "data": args.data, **parse_sets(args.set)}
+    if args.gpus_per_trial > 0:
+        fixed["device"] = "cuda"
+    space = {**spec.space, **budget.space}
+    for key in list(space):
+        if key in parse_sets(args.set):  # a --set field is fixed, not searched
+            del space[key]
+    validate_space(space, fixed)
+    args.mode = study_mode(args)
+    objectives = parse_objectives(args.objectives)
+    if objectives and args.search != "optuna":
+        raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    if args.gpus_per_trial > 0 and not (getattr(args, "address", None) or os.environ.get("RAY_ADDRESS")):
+        import torch  # a private local Ray has this machine's GPUs; a cluster's are checked once joined
+
+        if torch.cuda.device_count() < args.gpus_per_trial:
+            raise UserError(f"--gpus-per-trial {args.gpus_per_trial:g}: this machine has {torch.cuda.device_count()} "
+                            "CUDA GPU(s); leave it out to train on the CPU, or join a cluster with GPUs (--address)")
+    num_samples = args.num_samples if args.num_samples is not None else budget.num_samples
+    if num_samples < 1:
+        raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
+    storage, name = study_location(spec, args)
+    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives, control_points(spec, fixed, space, args.search))
+
+
+def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> list[dict[str, Any]]:
+    """The positive-control configs (one per seed of the space) the search must add: none when the study
+    has no control, when a fixed setting contradicts it (e.g. --set d_norm=none), or when a grid
+    already holds it."""
+    if not spec.control:
+        return []
+    if any(key not in space and key in fixed and fixed[key] != value for key, value in spec.control.items()):
+        return []
+    seeds = values_of(space["seed"]) if "seed" in space else [fixed.get("seed", 0)]
+    points = []
+    for seed in seeds:
+        point = {**spec.control, "seed": seed}
+        point = {k: v for k, v in point.items() if k in space}
+        if search == "grid" and all(v in grid_values(space[k]) for k, v in point.items()):
+            continue  # the grid runs it anyway
+        # A preset point names every searched key, so the grid does not expand around it.
+        points.append({**{k: grid_values(d)[0] for k, d in space.items()}, **point})
+    return points
+
+
+def is_control(spec: StudySpec, config: dict) -> bool:
+    """Does this trial's config hold the control's study-level params?"""
+    if not spec.control:
+        return False
+    mine, control = expand(config), expand({**config, **spec.control})
+    return all(mine.get(k) == control.get(k) for k in control)
+
+
+def study_location(spec: StudySpec, args: argparse.Namespace) -> tuple[str, str]:
+    """(storage, study name): --storage or $MGEN_RESULTS or ./results; --name, the latest on --resume, or a new one."""
+    storage = args.storage or os.environ.get("MGEN_RESULTS") or str(Path.cwd() / "results")
+    if "://" not in storage:
+        storage = str(Path(storage).expanduser().resolve())
+    if not args.name:
+        args.name = (latest_study(storage, spec.name) if args.resume else
+                     f"{spec.name}-{args.data.split(':')[0]}-{args.budget}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return storage, args.name
+
+
+def latest_study(storage: str, prefix: str) -> str:
+    """The newest study folder Tune can restore (one whose start failed before Tune wrote tuner.pkl is not)."""
+    root = Path(storage)
+    candidates = sorted((p for p in root.glob(f"{prefix}-*") if (p / "tuner.pkl").is_file()),
+                        key=lambda p: p.stat().st_mtime)
+    if not candidates:
+        raise UserError(f"--resume: no restorable {prefix} study in {storage}; pass --name of the study to resume")
+    return candidates[-1].name

@@ -1,0 +1,120 @@
+"""The end of a study: the table of best trials (each healthy, collapsed or failed), the positive
+controls' verdict, study.json (written atomically), and a mean +- sd table per group."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mgen.metrics.collapse import health_status
+from mgen.study.plan import Plan, is_control
+from mgen.study.storage import write_atomic
+
+SUMMARY_FILE = "study.json"
+
+
+def summarise(plan: Plan, results) -> dict:
+    """The end-of-study table and study.json: best trials, each marked healthy, collapsed or failed at
+    its best report; collapsed/failed/diverged counts; a warning when no trial is healthy."""
+    metric, mode = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    rows = []
+    for r in results:
+        last = r.metrics or {}
+        best_ckpt = r.get_best_checkpoint(metric, mode) if r.checkpoint else None
+        history = r.metrics_dataframe
+        values = history[metric].dropna() if history is not None and metric in history else []
+        best, at_best = float("nan"), {}
+        if len(values):
+            i = values.idxmax() if mode == "max" else values.idxmin()
+            best, at_best = float(values[i]), history.loc[i].to_dict()
+        flags = at_best or last
+        rows.append({"trial_id": last.get("trial_id", r.path.rsplit("/", 1)[-1]), "path": r.path,
+                     "best": best, "status": health_status(flags),
+                     "collapsed": bool(last.get("collapsed", 0) >= 1), "failed": bool(last.get("failed", 0) >= 1),
+                     "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
+                     "best_checkpoint": best_ckpt.path if best_ckpt else None,
+                     "control": is_control(plan.spec, r.config or {}),
+                     "params": {k: v for k, v in (r.config or {}).items() if k in plan.space}})
+    ranked = sorted((x for x in rows if x["best"] == x["best"]), key=lambda x: x["best"], reverse=mode == "max")
+    healthy = [x for x in ranked if x["status"] == "healthy"]
+    summary = {"name": plan.name, "storage": plan.storage, "path": f"{plan.storage.rstrip('/')}/{plan.name}",
+               "metric": metric, "mode": mode, "trials": len(rows),
+               "healthy": len(healthy), "collapsed": sum(x["collapsed"] for x in rows),
+               "failed": sum(x["failed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
+               "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None,
+               "best_healthy": healthy[0] if healthy else None, "ranked": ranked}
+    summary["versions"] = package_versions()
+    controls = [x for x in rows if x["control"]]
+    summary["controls"] = [{k: x[k] for k in ("trial_id", "status", "best", "params")} for x in controls]
+    summary["controls_passed"] = bool(controls) and all(x["status"] == "healthy" for x in controls)
+    print(f"\n{plan.spec.name}: {len(rows)} trials: {len(healthy)} healthy, {summary['collapsed']} collapsed, "
+          f"{summary['failed']} failed to train ({summary['diverged']} diverged), {summary['errored']} errored "
+          f"(at the last report); best by {metric} ({mode}):")
+    for x in ranked[:5]:
+        params = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in x["params"].items())
+        mark = "" if x["status"] == "healthy" else f"  [{x['status'].upper()}]"
+        print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}{mark}")
+    print(f"results: {summary['path']}")
+    if plan.spec.control:
+        if not controls:
+            print("positive control: none ran (a fixed setting differs from the reference recipe); "
+                  "nothing shows that this study's budget can train a healthy model")
+        elif summary["controls_passed"]:
+            print(f"positive control (the reference recipe): {len(controls)} of {len(controls)} healthy")
+        else:
+            bad = [x for x in controls if x["status"] != "healthy"]
+            print(f"WARNING: positive control failed: {len(bad)} of {len(controls)} reference-recipe trials "
+                  f"were not healthy ({', '.join(x['trial_id'] + ' ' + x['status'] for x in bad)}); "
+                  "the map is not evidence of where collapse sets in at this budget")
+    if ranked and ranked[0]["status"] != "healthy":
+        print(f"warning: the best trial was {ranked[0]['status']} at its best report; "
+              + ("no trial was healthy, so this study found no working configuration" if not healthy
+                 else f"the best healthy trial is {healthy[0]['trial_id']}"))
+    if ranked and ranked[0]["best_checkpoint"]:
+        ckpt = ranked[0]["best_checkpoint"]
+        print(f"best checkpoint: {ckpt}" + ("" if ranked[0]["status"] == "healthy" else f" ({ranked[0]['status']})"))
+        print("next:")
+        if (Path(__file__).resolve().parents[2] / "analysis" / "report.py").exists():
+            print(f"  python analysis/report.py {summary['path']}")
+        print(f"  mgen generate {ckpt}/checkpoint.pt --n 32 --out samples/{plan.name} --wav")
+    if plan.spec.table:
+        by, metrics = plan.spec.table
+        table = group_table(results, by, metrics)
+        print(f"\nmean +- sd over seeds of the last report:\n{table.to_string()}")
+        summary["table"] = table.reset_index().to_dict(orient="records")
+    if plan.local_storage:
+        write_atomic(plan.local_storage / plan.name / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def group_table(results, by: list[str], metrics: list[str]):
+    """Mean +- sd of each metric's last reported value, per group of trial params (e.g. data, variant)."""
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        if r.metrics:
+            config = r.config or {}
+            rows.append({**{k: config.get(k) for k in by}, **{m: r.metrics.get(m) for m in metrics}})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    grouped = frame.groupby(by)[metrics]
+    mean, sd, n = grouped.mean(), grouped.std(ddof=1).fillna(0.0), grouped.size()
+    table = mean.round(3).astype(str) + " +- " + sd.round(3).astype(str)
+    table["trials"] = n
+    return table
+
+
+def package_versions() -> dict[str, str]:
+    """The versions a study ran with, for its report."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for package in ("mgen", "torch", "ray", "optuna", "wandb", "numpy"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+

@@ -1,0 +1,182 @@
+"""Ray itself: the private or joined Ray, the W&B callback, the data sets, and the Tuner (new or restored)."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from mgen.errors import UserError
+from mgen.study.plan import Plan, is_control
+from mgen.train.config import TrialConfig
+
+
+def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = False) -> None:
+    """Join the cluster named by --address or RAY_ADDRESS (a submitted job has it set); else start a
+    private Ray on 127.0.0.1. Never joins whatever Ray happens to run on the machine: a second local
+    study used to join the first one's, queue behind its trials and die with it."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address or os.environ.get("RAY_ADDRESS"):
+        # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.
+        ray.init(address=address, log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
+        return
+    # A private single-machine Ray: without this switch Ray replaces 127.0.0.1 by the routable address.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
+
+
+def check_cluster_gpus(gpus_per_trial: float) -> None:
+    """Once Ray runs: refuse a GPU request no node of the cluster can meet (Tune would wait for ever)."""
+    if gpus_per_trial <= 0:
+        return
+    import ray
+
+    most = max((n.get("Resources", {}).get("GPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    if most < gpus_per_trial:
+        ray.shutdown()
+        raise UserError(f"--gpus-per-trial {gpus_per_trial:g}: no node of this Ray cluster has that many GPUs "
+                        f"(the most on one node: {most:g}); lower it, or add GPU nodes")
+
+
+def wandb_key() -> str | None:
+    """The W&B key from the environment or from `wandb login` (~/.netrc), for the probe below only."""
+    if os.environ.get("WANDB_API_KEY"):
+        return os.environ["WANDB_API_KEY"]
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    try:
+        auth = netrc.netrc().authenticators(host)
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return None
+    return auth[2] if auth else None
+
+
+def wandb_problem(timeout: float = 5.0) -> str | None:
+    """Why online W&B would not work (server unreachable, key refused), or None. One request with a
+    short timeout: an unreachable server otherwise stalls every trial's logger for minutes and leaves
+    empty runs behind."""
+    import requests
+
+    base = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").rstrip("/")
+    key = wandb_key()
+    try:
+        reply = requests.post(f"{base}/graphql", json={"query": "query { viewer { id } }"},
+                              auth=("api", key) if key else None, timeout=timeout)
+    except requests.RequestException as exc:
+        return f"{base} unreachable ({type(exc).__name__})"
+    if reply.status_code in (401, 403):
+        return f"{base} refused the API key (HTTP {reply.status_code})"
+    if reply.status_code >= 500:
+        return f"{base} answered HTTP {reply.status_code}"
+    return None
+
+
+def wandb_callbacks(plan: Plan) -> list:
+    if plan.args.no_wandb:
+        return []
+    from functools import partial
+
+    from mgen.study.wandb_log import StudyWandbCallback
+
+    mode = os.environ.get("WANDB_MODE") or ("online" if wandb_key() else "offline")
+    if mode == "online":
+        problem = wandb_problem()
+        if problem:
+            print(f"warning: W&B: {problem}; logging offline instead (sync later with `wandb sync`)", file=sys.stderr)
+            mode = "offline"
+    os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
+    os.environ.setdefault("WANDB_SILENT", "true")  # no per-run banners in the study's output
+    kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}
+    if plan.local_storage:
+        (plan.local_storage / plan.name).mkdir(parents=True, exist_ok=True)
+    print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
+          + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
+    metric, direction = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode, log_config=False,
+                               reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
+                               name_keys=list(plan.space), metric=metric, mode_of_metric=direction,
+                               is_control=partial(is_control, plan.spec), **kwargs)]
+
+
+def build_datasets(plan: Plan) -> dict:
+    """Every data set the trials need, built (or loaded from cache) once, before Ray starts."""
+    from mgen.data import load_dataset
+    from mgen.study.space import expand, values_of
+
+    names = values_of(plan.space["data"]) if "data" in plan.space else [plan.fixed["data"]]
+    configs = [TrialConfig.from_dict(expand({**plan.fixed, "data": name})).data_config() for name in names]
+    return {cfg: load_dataset(cfg) for cfg in configs}
+
+
+def optuna_record(plan: Plan, metric: str, mode: str) -> list:
+    """Grid and random studies go into Optuna storage too (an Optuna search writes its own)."""
+    if plan.args.search == "optuna" or plan.local_storage is None:
+        return []
+    from mgen.study.optuna_record import OptunaRecord
+
+    return [OptunaRecord(plan.local_storage / plan.name / "optuna.db", plan.name, plan.space, metric, mode)]
+
+
+def build_tuner(plan: Plan, datasets: dict):
+    from ray import tune
+
+    from mgen.study.callbacks import CollapseStopper, ProgressLines
+    from mgen.study.space import to_tune
+    from mgen.study.trainable import trainable
+
+    args = plan.args
+    metric, mode = (plan.objectives[0] if plan.objectives else (args.metric, args.mode))
+    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
+    run_config = tune.RunConfig(
+        name=plan.name, storage_path=plan.storage,
+        stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
+        callbacks=(wandb_callbacks(plan) + ([] if args.verbose else [ProgressLines(metric, list(plan.space))])
+                   + optuna_record(plan, metric, mode)),
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
+        # to, and a resumed trial then failed for good ("does not exist on storage anymore").
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
+        verbose=1 if args.verbose else 0)
+    if args.resume:
+        path = f"{plan.storage.rstrip('/')}/{plan.name}"
+        if not tune.Tuner.can_restore(path):
+            raise UserError(f"--resume: no restorable study at {path}")
+        print(f"resuming {path}")
+        return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
+    from ray.tune.search import BasicVariantGenerator
+
+    # Grid and random search: seeded, so a study's sampled configs are the same every run. The positive
+    # controls run first; each takes one of num_samples.
+    search_alg, scheduler = BasicVariantGenerator(random_state=args.seed, points_to_evaluate=list(plan.controls) or None), None
+    if args.search == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        db = plan.local_storage / plan.name / "optuna.db" if plan.local_storage else None
+        storage = None
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+            storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
+        objectives = plan.objectives or [(metric, mode)]
+        search_alg = OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
+                                  mode=[d for _, d in objectives] if plan.objectives else mode,
+                                  sampler=optuna.samplers.TPESampler(seed=args.seed),
+                                  storage=storage, study_name=plan.name,
+                                  points_to_evaluate=list(plan.controls) or None)
+    if args.scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        reports = max(1, plan.fixed.get("steps", 1) // max(1, plan.fixed.get("eval_every", 1)))
+        scheduler = ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=2)
+    tune_config = tune.TuneConfig(
+        metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
+        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls),
+        max_concurrent_trials=args.max_concurrent, reuse_actors=not args.no_reuse_actors)
+    param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
+    return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
