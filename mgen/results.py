@@ -60,10 +60,11 @@ class StudyResults:
         return ranked.sort_values(f"best_{metric}", ascending=mode == "min", kind="stable").iloc[0]
 
 
-def _derived(params: dict) -> dict:
+def _derived(params: dict, stored: dict | None = None) -> dict:
     """Config fields the maps group by (method, D/G ratio, lr ratio, conditioning), from the trial's full
-    TrialConfig: defaults come from the dataclass, never from here."""
-    cfg = TrialConfig.from_dict(expand(params))
+    TrialConfig as it stored it (config.yaml in its checkpoints), else from its params: defaults come
+    from the dataclass, never from here."""
+    cfg = TrialConfig.from_dict(stored) if stored else TrialConfig.from_dict(expand(params))
     out = {"method": cfg.method}
     out["dg_ratio"] = f"{cfg.d_steps}:{cfg.g_steps}" if cfg.method == "gan" else cfg.method
     out["log_dg"] = math.log2(cfg.d_steps / cfg.g_steps)
@@ -75,9 +76,9 @@ def _derived(params: dict) -> dict:
 
 
 def _trial_row(trial_id: str, location: str, params: dict, progress: pd.DataFrame,
-               metrics_for_best: tuple[str, ...]) -> dict:
+               metrics_for_best: tuple[str, ...], stored: dict | None = None) -> dict:
     row = {"trial_id": trial_id, "dir": location, **{PARAM_PREFIX + k: v for k, v in params.items()},
-           **_derived(params)}
+           **_derived(params, stored)}
     row.update({k: v for k, v in progress.iloc[-1].to_dict().items() if k not in row})
     for metric in metrics_for_best:
         if metric in progress:
@@ -147,7 +148,8 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
         progress["trial_id"] = trial_id
         reports.append(progress)
         location = f"{uri.split('://', 1)[0]}://{entry.path}" if "://" in uri else entry.path
-        trial_rows.append(_trial_row(trial_id, location, params, progress, metrics_for_best))
+        trial_rows.append(_trial_row(trial_id, location, params, progress, metrics_for_best,
+                                     _stored_config(fs, entry.path, progress)))
     if not trial_rows:
         raise UserError(f"{uri} holds no trial results; run a study first (python studies/gan_collapse.py)")
     summary = {}
@@ -157,6 +159,20 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
         pass
     trials = pd.DataFrame(trial_rows).sort_values("trial_id").reset_index(drop=True)
     return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary)
+
+
+def _stored_config(fs, trial_path: str, progress: pd.DataFrame) -> dict | None:
+    """The full TrialConfig a trial wrote into its checkpoints (config.yaml), or None (older results, or
+    a trial that diverged before its first checkpoint)."""
+    import yaml
+
+    names = progress["checkpoint_dir_name"].dropna() if "checkpoint_dir_name" in progress else []
+    for name in list(names)[:1]:
+        try:
+            return yaml.safe_load(_read_text(fs, f"{trial_path}/{name}/config.yaml"))
+        except (FileNotFoundError, OSError, yaml.YAMLError):
+            return None
+    return None
 
 
 def best_checkpoint(trial_dir: str, metric: str, mode: str | None = None) -> str:

@@ -36,6 +36,7 @@ class OptunaRecord(tune.Callback):
     def _study(self):
         import optuna
 
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in the study's output
         return optuna.create_study(storage=self.url, study_name=self.name, load_if_exists=True,
                                    direction="maximize" if self.mode == "max" else "minimize")
 

@@ -110,16 +110,6 @@ def run_tags(config: dict, control: bool) -> list[str]:
     return tags + (["control"] if control else [])
 
 
-def read_picture(path: Path) -> np.ndarray | None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except OSError:
-        return None
-
-
 class TrialLoggingActor(_WandbLoggingActor):
     """Ray's W&B logging actor with the key as an argument, the step axis and summaries declared, and
     the end-of-trial samples and model logged."""
@@ -199,6 +189,13 @@ class StudyWandbCallback(WandbLoggerCallback):
             name = wandb_name(key)
             if name and metric.direction in ("max", "min"):
                 summaries[name] = metric.direction
+        if not self._remote_logger_class:
+            # Ray's version passes WANDB_API_KEY in a runtime env (logged in full by Ray's runtime_env agent)
+            # and restarts the actor for ever, which Ray warns about for actors with arguments in its store.
+            import ray
+            from ray.air.integrations.wandb import _force_on_current_node
+
+            self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node())(self._logger_actor_cls)
         # Ray puts WANDB_API_KEY (set by `wandb login` too) into the actor's runtime env, and its
         # runtime_env agent logs runtime envs in full: keep it out of the environment for this call.
         key = os.environ.pop("WANDB_API_KEY", None)
@@ -246,13 +243,14 @@ class StudyWandbCallback(WandbLoggerCallback):
             for name, file in (("samples/generated", PICTURE), ("samples/real", REAL_PICTURE)):
                 if name == "samples/real" and trial.trial_id in self._seen_real:
                     continue
-                path = self._local(trial, f"{folder}/{file}")
-                picture = read_picture(path) if path else None
-                if picture is not None:
-                    history[name] = wandb.Image(picture)
+                path = self._local(trial, f"{folder}/{file}")  # a path, not pixels: the queue carries little
+                if path is not None:
+                    history[name] = wandb.Image(str(path))
                     if name == "samples/real":
                         self._seen_real.add(trial.trial_id)
-        self._trial_queues[trial].put((_QueueItem.RESULT, (history, constants)))
+        # Without waiting: Queue.put blocks until a new trial's queue actor is up (0.7-1.7 s measured, with
+        # Tune's loop stalled). One caller's calls to one actor run in order, so results stay in order.
+        self._trial_queues[trial].actor.put_nowait.remote((_QueueItem.RESULT, (history, constants)))
 
     def log_trial_end(self, trial, failed: bool = False):
         from mgen.study.trainable import CHECKPOINT_FILE, SAMPLES_DIR
@@ -280,19 +278,55 @@ class StudyWandbCallback(WandbLoggerCallback):
         shutil.rmtree(self._fetched, ignore_errors=True)
 
 
-def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
-    """One W&B run for the whole study: the ranked trials as a table and the study's counts."""
+def study_tables(summary: dict, optuna_db: str | None) -> dict:
+    """The study run's tables: trials; the collapse map (per searched-param cell: n, healthy, collapsed and
+    failed shares, mean and sd of the best metric); fANOVA importances from the study's Optuna storage."""
     import pandas as pd
-    import wandb
 
     rows = [{"trial_id": x["trial_id"], "status": x["status"], "best": x["best"], "control": x["control"],
              **{k: (v if isinstance(v, (int, float)) else str(v)) for k, v in x["params"].items()}}
             for x in summary["ranked"]]
+    out = {"trials": pd.DataFrame(rows)}
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("trial_id", "status", "best", "control", "seed")]
+    if rows and keys:
+        frame = out["trials"]
+        cells = frame.groupby(keys, dropna=False).agg(
+            n=("best", "size"), healthy=("status", lambda s: (s == "healthy").mean()),
+            collapsed=("status", lambda s: (s == "collapsed").mean()), failed=("status", lambda s: (s == "failed").mean()),
+            best_mean=("best", "mean"), best_sd=("best", "std"))
+        out["collapse_map"] = cells.reset_index()
+    if optuna_db and Path(optuna_db).exists():
+        import optuna
+
+        try:
+            study = optuna.load_study(study_name=summary["name"], storage=f"sqlite:///{optuna_db}")
+            done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+            if len(done) >= 2 and any(len({str(t.params.get(k)) for t in done}) > 1 for t in done[:1] for k in t.params):
+                imp = optuna.importance.get_param_importances(
+                    study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))  # as analysis/sensitivity.py
+                out["importance"] = pd.DataFrame({"param": list(imp), "importance": [round(v, 3) for v in imp.values()],
+                                                  "trials": len(done)})
+        except (KeyError, ValueError, RuntimeError) as exc:  # multi-objective or too few distinct values
+            log.warning("W&B: no importances for the study run (%s)", exc)
+    return out
+
+
+def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
+    """One W&B run for the whole study: the trials, the collapse map and importance tables (with a bar
+    chart of the importances) and the study's counts."""
+    import wandb
+
+    tables = study_tables(summary, f"{directory}/optuna.db" if directory else None)
     run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
-                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"]})
+                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
+                                                            "versions": summary.get("versions", {})})
     try:
-        if rows:
-            run.log({"trials": wandb.Table(dataframe=pd.DataFrame(rows))})
+        logged = {name: wandb.Table(dataframe=frame) for name, frame in tables.items() if not frame.empty}
+        if "importance" in logged:
+            logged["importance_chart"] = wandb.plot.bar(logged["importance"], "param", "importance",
+                                                        title=f"fANOVA importance for {summary['metric']}")
+        if logged:
+            run.log(logged)
         run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
                                                     "errored", "controls_passed")})
     finally:

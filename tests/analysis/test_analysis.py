@@ -145,7 +145,8 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
     gan, base = studies
     script("report", gan, "--baselines", base, "--out", tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
-    for heading in ("Collapse maps", "Hyperparameter sensitivity", "GAN vs baselines", "Best samples"):
+    for heading in ("Study settings", "Trials", "Collapse maps", "Hyperparameter sensitivity", "GAN vs baselines",
+                    "Best samples"):
         assert heading in page
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file

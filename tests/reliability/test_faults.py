@@ -303,7 +303,7 @@ def test_wandb_unreachable_falls_back_to_offline_and_its_key_lands_in_no_file(re
     warnings = [line for line in text.splitlines() if line.startswith("warning: W&B:")]
     assert len(warnings) == 1 and "unreachable" in warnings[0] and "logging offline" in warnings[0], warnings
     runs = list((results_dir / "b").rglob("offline-run-*/run-*.wandb"))
-    assert len(runs) == 2 and all(p.stat().st_size > 0 for p in runs)
+    assert len(runs) == 3 and all(p.stat().st_size > 0 for p in runs)  # two trials and the study-level run
     leaks = []
     for root in (results_dir, Path(ray_tmpdir), tmp_path):
         for path in root.rglob("*"):

@@ -129,9 +129,13 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     assert generated.returncode == 0, generated.stderr
     midi = pretty_midi.PrettyMIDI(str(tmp_path / "samples" / "phrase_00.mid"))  # a valid MIDI file
     assert midi.time_signature_changes and (tmp_path / "samples" / "samples.png").exists()
-    # W&B offline: one run per trial, grouped by study, with the metrics logged at every evaluation.
+    # W&B offline: one run per trial, grouped by study, with the metrics logged at every evaluation, and one
+    # study-level run.
     runs = sorted((study / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert len(runs) == 6
+    job_types = {run: [r.run.job_type for r in wandb_records(run) if r.WhichOneof("record_type") == "run"][0]
+                 for run in runs}
+    assert sorted(job_types.values()) == ["study"] + ["trial"] * 6
+    runs = [run for run in runs if job_types[run] == "trial"]
     for run in runs:
         records = list(wandb_records(run))
         history = [{i.key or "/".join(i.nested_key): i.value_json for i in r.history.item} for r in records if r.WhichOneof("record_type") == "history"]

@@ -95,6 +95,7 @@ def test_one_study_level_run_holds_the_trials_table(study):
     assert run.display_name == "w (study)" and run.run_group == "w"
     table = [items(h.item) for h in of(records, "history")]
     assert table and table[0]["trials/_type"] == "table-file" and table[0]["trials/nrows"] == 2
+    assert table[0]["collapse_map/nrows"] == 2  # one cell per D/G ratio, with n and health shares
     summary = {k: v for s in of(records, "summary") for k, v in items(s.update).items()}
     assert summary["trials"] == 2
 
@@ -134,3 +135,26 @@ def test_a_grid_study_is_stored_in_optuna_storage_for_optuna_dashboard(study):
     for t in stored.trials:
         assert t.state == optuna.trial.TrialState.COMPLETE and sorted(t.intermediate_values) == [10, 20, 30, 40]
         assert t.value == max(t.intermediate_values.values())
+
+
+def test_the_study_run_tables_map_cells_and_importances(tmp_path):
+    import optuna
+
+    from mgen.study.wandb_log import study_tables
+
+    # Six trials: the metric depends on dg_ratio only; lr_d is noise.
+    dims = {"dg_ratio": optuna.distributions.CategoricalDistribution(["1:1", "5:1"]),
+            "lr_d": optuna.distributions.FloatDistribution(1e-4, 1e-3, log=True)}
+    db = tmp_path / "optuna.db"
+    stored = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
+    ranked = []
+    for i, (ratio, lr) in enumerate([("1:1", 1e-4), ("1:1", 5e-4), ("1:1", 1e-3), ("5:1", 1e-4), ("5:1", 5e-4), ("5:1", 1e-3)]):
+        value = 0.3 + 0.01 * i if ratio == "1:1" else -1.0
+        stored.add_trial(optuna.trial.create_trial(params={"dg_ratio": ratio, "lr_d": lr}, distributions=dims, value=value))
+        ranked.append({"trial_id": str(i), "status": "healthy" if value > 0 else "failed", "best": value,
+                       "control": False, "params": {"dg_ratio": ratio, "lr_d": lr}})
+    tables = study_tables({"name": "s", "ranked": ranked}, str(db))
+    cells = tables["collapse_map"]
+    assert len(cells) == 6 and set(cells["n"]) == {1}
+    importance = tables["importance"].set_index("param")["importance"]
+    assert importance["dg_ratio"] > 0.9 > importance["lr_d"] and set(tables["importance"]["trials"]) == {6}
