@@ -96,14 +96,19 @@ def trajectory(study: StudyResults, metric: str, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for ratio, group in sorted(history.groupby("dg_ratio"), key=lambda kv: -kv[1]["log_dg"].iloc[0]):
         by_step = group.groupby("step")[metric]
-        mean, n = by_step.mean(), group["trial_id"].nunique()
+        mean, n, count = by_step.mean(), group["trial_id"].nunique(), by_step.count()
         line, = ax.plot(mean.index, mean.values, marker="o", ms=3, label=f"{ratio} (n={n})")
+        partial = count < n  # steps that trials stopped early (collapse stopper, ASHA) did not reach
+        if partial.any():
+            ax.scatter(mean.index[partial], mean.values[partial], s=30, facecolors="white", edgecolors=line.get_color(),
+                       zorder=3)
         if n > 1:
             ax.fill_between(mean.index, by_step.min().values, by_step.max().values, color=line.get_color(), alpha=0.15)
     ax.set_xlabel("training iteration")
     ax.set_ylabel(metric)
     ax.legend(title="D:G (trials)", fontsize=7)
-    ax.set_title(f"{metric} during training: mean, band = min to max over trials")
+    ax.set_title(f"{metric} during training: mean, band = min to max over trials;\n"
+                 "hollow: a step some trials did not reach (stopped early)", fontsize=9)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"trajectory_{metric}.png"
     fig.savefig(path, dpi=90, bbox_inches="tight")

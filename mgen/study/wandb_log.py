@@ -301,7 +301,8 @@ def study_tables(summary: dict, optuna_db: str | None) -> dict:
         try:
             study = optuna.load_study(study_name=summary["name"], storage=f"sqlite:///{optuna_db}")
             done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-            if len(done) >= 2 and any(len({str(t.params.get(k)) for t in done}) > 1 for t in done[:1] for k in t.params):
+            varied = any(len({str(t.params.get(k)) for t in done}) > 1 for t in done[:1] for k in t.params)
+            if len(done) >= 2 and varied and len({t.value for t in done}) > 1:  # else there is nothing to explain
                 imp = optuna.importance.get_param_importances(
                     study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))  # as analysis/sensitivity.py
                 out["importance"] = pd.DataFrame({"param": list(imp), "importance": [round(v, 3) for v in imp.values()],
