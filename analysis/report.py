@@ -114,6 +114,9 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
              f"{int(study.trials.get('failed', study.trials['diverged']).fillna(0).sum())} failed to train "
              f"({int(study.trials['diverged'].sum())} of them diverged). Study metric: {html.escape(metric)} "
              f"({'higher' if direction(metric) == 'max' else 'lower'} is better).</p>"]
+    if study.unread:
+        parts.append(f'<p class="warning">{len(study.unread)} trial folder(s) had no readable reports and are left '
+                     f"out: {html.escape(', '.join(study.unread))}</p>")
     if len(study.trials) < SMALL_N:
         parts.append(f'<p class="warning">{len(study.trials)} trials: too few for importances and per-group '
                      "averages to be more than a rough reading; every aggregate below gives its n.</p>")

@@ -7,6 +7,7 @@ A study folder holds one `trainable_*` folder per trial with `params.json` (the 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import io
 import json
 import math
@@ -22,6 +23,7 @@ from mgen.metrics.registry import direction
 from mgen.study.space import expand
 from mgen.train.config import TrialConfig
 
+log = logging.getLogger(__name__)
 PARAM_PREFIX = "param/"
 WANDB_GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes of mgen/study/wandb_log.py
 
@@ -46,6 +48,7 @@ class StudyResults:
     trials: pd.DataFrame  # one row a trial: trial_id, dir, param/<name> columns, last metrics, best
     history: pd.DataFrame  # one row a report: trial_id, step, metrics
     summary: dict  # study.json, if present
+    unread: list[str] = dataclasses.field(default_factory=list)  # trial folders with no readable reports
 
     @property
     def params(self) -> list[str]:
@@ -131,15 +134,16 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
     info = fs.get_file_info(root)
     if info.type != pafs.FileType.Directory:
         raise UserError(f"{uri} is not a results folder; give the folder a study printed as `results:`")
-    trial_rows, reports = [], []
+    trial_rows, reports, unread = [], [], []
     for entry in fs.get_file_info(pafs.FileSelector(root)):
         if entry.type != pafs.FileType.Directory or not entry.base_name.startswith("trainable_"):
             continue
         try:
             params = json.loads(_read_text(fs, f"{entry.path}/params.json"))
             progress = pd.read_csv(io.StringIO(_read_text(fs, f"{entry.path}/progress.csv")))
-        except (FileNotFoundError, OSError, pd.errors.EmptyDataError):
-            continue  # a trial that never reported
+        except (FileNotFoundError, OSError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError):
+            unread.append(entry.base_name)  # never reported, or its files are damaged (a full disk)
+            continue
         trial_id = str(progress["trial_id"].iloc[0]) if "trial_id" in progress else entry.base_name
         progress = progress.drop(columns=[c for c in ("samples", "audio_renderer") if c in progress])
         if "step" in progress:  # a trial retried from a checkpoint reports the steps after it again
@@ -158,7 +162,10 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
     except (FileNotFoundError, OSError):
         pass
     trials = pd.DataFrame(trial_rows).sort_values("trial_id").reset_index(drop=True)
-    return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary)
+    if unread:
+        log.warning("%s: %d trial folder(s) without readable reports, left out: %s", uri, len(unread),
+                    ", ".join(unread[:5]) + (" ..." if len(unread) > 5 else ""))
+    return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary, unread)
 
 
 def _stored_config(fs, trial_path: str, progress: pd.DataFrame) -> dict | None:

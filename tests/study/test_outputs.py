@@ -158,3 +158,17 @@ def test_the_study_run_tables_map_cells_and_importances(tmp_path):
     assert len(cells) == 6 and set(cells["n"]) == {1}
     importance = tables["importance"].set_index("param")["importance"]
     assert importance["dg_ratio"] > 0.9 > importance["lr_d"] and set(tables["importance"]["trials"]) == {6}
+
+
+def test_a_trial_whose_reports_cannot_be_read_is_counted_not_silently_dropped(study, tmp_path, caplog):
+    import shutil
+
+    from mgen.results import load_study
+
+    copy = tmp_path / "w"
+    shutil.copytree(study, copy, ignore=shutil.ignore_patterns("wandb"))
+    damaged = trial_dirs(copy)[0]
+    (damaged / "progress.csv").write_text("")  # as a full disk leaves it
+    loaded = load_study(str(copy))
+    assert len(loaded.trials) == 1 and loaded.unread == [damaged.name]
+    assert "1 trial folder(s) without readable reports" in caplog.text
