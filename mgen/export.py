@@ -72,6 +72,17 @@ def midi_to_piece(pm: pretty_midi.PrettyMIDI, name: str) -> Piece:
     return Piece(name, harmony, harmony, np.asarray(measures, dtype=float).reshape(-1, 3))
 
 
+def _save_figure(fig, path: str | Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
 def save_piano_roll(bars: np.ndarray, path: str | Path, title: str = "", bars_per_row: int = 8) -> Path:
     """A PNG of bars laid out left to right, rows of `bars_per_row`, pitch axis cropped to the notes used."""
     import matplotlib
@@ -97,12 +108,7 @@ def save_piano_roll(bars: np.ndarray, path: str | Path, title: str = "", bars_pe
         ax.set_ylabel("pitch")
     axes[0, 0].set_title(title)
     axes[-1, 0].set_xlabel("sixteenth steps")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def save_points(points: np.ndarray, path: str | Path, title: str = "", modes: np.ndarray | None = None,
@@ -124,12 +130,7 @@ def save_points(points: np.ndarray, path: str | Path, title: str = "", modes: np
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",

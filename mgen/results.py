@@ -10,7 +10,6 @@ import dataclasses
 import logging
 import io
 import json
-import math
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from mgen.train.config import TrialConfig
 
 log = logging.getLogger(__name__)
 PARAM_PREFIX = "param/"
-WANDB_GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes of mgen/study/wandb_log.py
 
 
 def _filesystem(uri: str):
@@ -70,9 +68,9 @@ def _derived(params: dict, stored: dict | None = None) -> dict:
     cfg = TrialConfig.from_dict(stored) if stored else TrialConfig.from_dict(expand(params))
     out = {"method": cfg.method}
     out["dg_ratio"] = f"{cfg.d_steps}:{cfg.g_steps}" if cfg.method == "gan" else cfg.method
-    out["log_dg"] = math.log2(cfg.d_steps / cfg.g_steps)
+    out["log_dg"] = cfg.log2_dg_ratio
     out["lr_d"], out["lr_g"] = cfg.lr_d, cfg.lr_g
-    out["log10_lr_ratio"] = math.log10(cfg.lr_d / cfg.lr_g)
+    out["log10_lr_ratio"] = cfg.log10_lr_ratio
     out["conditioning"] = cfg.cond if cfg.cond == "none" else f"{cfg.cond}/{cfg.inject}"
     out["d_norm"], out["seed"] = cfg.d_norm, cfg.seed
     return out
@@ -97,6 +95,8 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
     """
     import wandb
 
+    from mgen.study.wandb_log import GROUPS
+
     try:
         entity, project, group = spec[len("wandb:"):].split("/", 2)
     except ValueError:
@@ -108,7 +108,7 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
         if history.empty:
             continue
         # The study logs metrics grouped by prefix (mgen/study/wandb_log.py): quality/coverage -> coverage.
-        history = history.rename(columns=lambda c: c.split("/", 1)[1] if c.split("/", 1)[0] in WANDB_GROUPS else c)
+        history = history.rename(columns=lambda c: c.split("/", 1)[1] if c.split("/", 1)[0] in GROUPS else c)
         history["trial_id"] = run.id
         reports.append(history)
         # The run's config is the full trial config plus the study's words, numeric axes and real/ constants.
@@ -174,12 +174,12 @@ def _stored_config(fs, trial_path: str, progress: pd.DataFrame) -> dict | None:
     import yaml
 
     names = progress["checkpoint_dir_name"].dropna() if "checkpoint_dir_name" in progress else []
-    for name in list(names)[:1]:
-        try:
-            return yaml.safe_load(_read_text(fs, f"{trial_path}/{name}/config.yaml"))
-        except (FileNotFoundError, OSError, yaml.YAMLError):
-            return None
-    return None
+    if len(names) == 0:
+        return None
+    try:
+        return yaml.safe_load(_read_text(fs, f"{trial_path}/{names.iloc[0]}/config.yaml"))
+    except (FileNotFoundError, OSError, yaml.YAMLError):
+        return None
 
 
 def best_checkpoint(trial_dir: str, metric: str, mode: str | None = None) -> str:

@@ -49,6 +49,11 @@ class Plan:
     def local_storage(self) -> Path | None:
         return None if "://" in self.storage else Path(self.storage)
 
+    @property
+    def study_metric(self) -> tuple[str, str]:
+        """(metric, mode) that ranks trials: the first of --objectives, else --metric and its mode."""
+        return self.objectives[0] if self.objectives else (self.args.metric, self.args.mode)
+
 
 def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     budget = spec.budgets[args.budget]

@@ -15,7 +15,7 @@ SUMMARY_FILE = "study.json"
 def summarise(plan: Plan, results) -> dict:
     """The end-of-study table and study.json: best trials, each marked healthy, collapsed or failed at
     its best report; collapsed/failed/diverged counts; a warning when no trial is healthy."""
-    metric, mode = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    metric, mode = plan.study_metric
     rows = []
     for r in results:
         last = r.metrics or {}

@@ -91,12 +91,10 @@ def wandb_callbacks(plan: Plan) -> list:
             mode = "offline"
     os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
     os.environ.setdefault("WANDB_SILENT", "true")  # no per-run banners in the study's output
-    kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}
-    if plan.local_storage:
-        (plan.local_storage / plan.name).mkdir(parents=True, exist_ok=True)
+    kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}  # made by check_storage
     print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
-    metric, direction = plan.objectives[0] if plan.objectives else (plan.args.metric, plan.args.mode)
+    metric, direction = plan.study_metric
     return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode, log_config=False,
                                reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
                                name_keys=list(plan.space), metric=metric, mode_of_metric=direction,
@@ -130,7 +128,7 @@ def build_tuner(plan: Plan, datasets: dict):
     from mgen.study.trainable import trainable
 
     args = plan.args
-    metric, mode = (plan.objectives[0] if plan.objectives else (args.metric, args.mode))
+    metric, mode = plan.study_metric
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
     fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
     run_config = tune.RunConfig(

@@ -20,7 +20,6 @@ runtime env, which Ray's runtime_env agent writes into its log file.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import tempfile
@@ -45,6 +44,9 @@ _QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "f
             "roll_precision", "music_overlap"}
 
 
+GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes below; mgen.results maps them back
+
+
 def wandb_name(key: str) -> str | None:
     """The W&B name of a result key (group/metric), or None for keys W&B should not get per report."""
     if key == "step":
@@ -61,6 +63,10 @@ def wandb_name(key: str) -> str | None:
     if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
         return f"music/{key}"
     return f"collapse/{key}"
+
+
+# Each metric's W&B summary follows its direction in the registry (max or min; others keep the last value).
+SUMMARIES = {wandb_name(k): m.direction for k, m in METRICS.items() if wandb_name(k) and m.direction in ("max", "min")}
 
 
 def split_result(result: dict) -> tuple[dict, dict]:
@@ -82,10 +88,9 @@ def trial_wandb_config(config: dict) -> dict:
     """The trial's config for W&B: the full TrialConfig, the study-level words and numeric axes."""
     from mgen.train.config import TrialConfig
 
-    flat = TrialConfig.from_dict(expand(config)).to_dict()
-    out = {**flat, **{k: v for k, v in config.items() if k in ("dg_ratio", "conditioning", "variant")}}
-    out["log2_dg_ratio"] = math.log2(flat["d_steps"] / flat["g_steps"])
-    out["log10_lr_ratio"] = math.log10(flat["lr_d"] / flat["lr_g"])
+    cfg = TrialConfig.from_dict(expand(config))
+    out = {**cfg.to_dict(), **{k: v for k, v in config.items() if k in ("dg_ratio", "conditioning", "variant")}}
+    out["log2_dg_ratio"], out["log10_lr_ratio"] = cfg.log2_dg_ratio, cfg.log10_lr_ratio
     return out
 
 
@@ -114,10 +119,9 @@ class TrialLoggingActor(_WandbLoggingActor):
     """Ray's W&B logging actor with the key as an argument, the step axis and summaries declared, and
     the end-of-trial samples and model logged."""
 
-    def __init__(self, *args, api_key: str | None = None, summaries: dict | None = None, **kwargs):
+    def __init__(self, *args, api_key: str | None = None, **kwargs):
         if api_key:
             os.environ["WANDB_API_KEY"] = api_key
-        self._summaries = summaries or {}
         super().__init__(*args, **kwargs)
 
     def run(self):
@@ -125,7 +129,7 @@ class TrialLoggingActor(_WandbLoggingActor):
         run = self._wandb.init(*self.args, **self.kwargs)
         run.define_metric("step")
         run.define_metric("*", step_metric="step")
-        for name, summary in self._summaries.items():
+        for name, summary in SUMMARIES.items():
             run.define_metric(name, step_metric="step", summary=summary)
         while True:
             kind, content = self.queue.get()
@@ -184,27 +188,15 @@ class StudyWandbCallback(WandbLoggerCallback):
         wandb_init_kwargs.update(
             name=run_name(config, self.name_keys), tags=run_tags(config, self.is_control(config)), job_type="trial",
             config=trial_wandb_config(config), settings={**QUIET, **wandb_init_kwargs.get("settings", {})})
-        summaries = {}
-        for key, metric in METRICS.items():
-            name = wandb_name(key)
-            if name and metric.direction in ("max", "min"):
-                summaries[name] = metric.direction
         if not self._remote_logger_class:
-            # Ray's version passes WANDB_API_KEY in a runtime env (logged in full by Ray's runtime_env agent)
-            # and restarts the actor for ever, which Ray warns about for actors with arguments in its store.
+            # Ray's version passes WANDB_API_KEY (set by `wandb login` too) in a runtime env, which Ray's
+            # runtime_env agent logs in full, and restarts the actor for ever, which Ray warns about for
+            # actors with arguments in its store. Here the key is a constructor argument instead.
             import ray
             from ray.air.integrations.wandb import _force_on_current_node
 
             self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node())(self._logger_actor_cls)
-        # Ray puts WANDB_API_KEY (set by `wandb login` too) into the actor's runtime env, and its
-        # runtime_env agent logs runtime envs in full: keep it out of the environment for this call.
-        key = os.environ.pop("WANDB_API_KEY", None)
-        try:
-            super()._start_logging_actor(trial, exclude_results, summaries=summaries,
-                                         **({"api_key": key} if key else {}), **wandb_init_kwargs)
-        finally:
-            if key is not None:
-                os.environ["WANDB_API_KEY"] = key
+        super()._start_logging_actor(trial, exclude_results, api_key=os.environ.get("WANDB_API_KEY"), **wandb_init_kwargs)
 
     def _local(self, trial, relative: str) -> Path | None:
         """A file of the trial's storage as a local path (copied here when the storage is remote)."""

@@ -5,6 +5,7 @@ Its flat dict form is what Ray Tune samples, what W&B logs and what the results 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,16 @@ class TrialConfig:
         if self.data in ("ring", "grid") and self.cond != "none":
             raise UserError(f"config cond={self.cond!r} needs bars; the 2D set {self.data!r} takes cond='none'")
         return self
+
+    @property
+    def log2_dg_ratio(self) -> float:
+        """log2(D steps / G steps): 0 at 1:1, positive when D trains more; the collapse maps' axis."""
+        return math.log2(self.d_steps / self.g_steps)
+
+    @property
+    def log10_lr_ratio(self) -> float:
+        """log10(lr_d / lr_g)."""
+        return math.log10(self.lr_d / self.lr_g)
 
     @property
     def name(self) -> str:

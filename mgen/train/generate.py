@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from mgen.data import BarDataset, load_dataset
-from mgen.export import save_piano_roll, write_midi, write_wav
+from mgen.export import save_piano_roll, save_points, write_midi, write_wav
 from mgen.metrics import decode_bars, health_status
 from mgen.train.config import TrialConfig
 from mgen.train.trial import TrialData, build_method, load_checkpoint, resolve_device
@@ -99,21 +99,10 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     written = {"step": gen.step, "config": gen.cfg.name, "files": [], "warning": gen.warning, "status": gen.status}
     if gen.data.is_points:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         pts = generate_points(gen, n, seed)
         np.savetxt(out / "samples.csv", pts, delimiter=",", header="x,y", comments="")
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.scatter(gen.data.ds.x[:2000, 0], gen.data.ds.x[:2000, 1], s=2, alpha=0.3, label="real")
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, label="generated")
-        ax.scatter(gen.data.ds.modes[:, 0], gen.data.ds.modes[:, 1], marker="x", c="k", label="modes")
-        ax.legend(loc="upper right")
-        ax.set_aspect("equal")
-        fig.savefig(out / "samples.png", dpi=80)
-        plt.close(fig)
+        save_points(pts, out / "samples.png", f"{gen.cfg.name} step {gen.step}", modes=gen.data.ds.modes,
+                    reference=gen.data.ds.x[:2000])
         written["files"] += [str(out / "samples.csv"), str(out / "samples.png")]
         return written
     phrases = generate_phrases(gen, int(np.ceil(n / PHRASE_BARS)), seed)
