@@ -3,6 +3,12 @@ or, where W&B is online, the study's runs from the W&B API (`wandb:ENTITY/PROJEC
 
 A study folder holds one `trainable_*` folder per trial with `params.json` (the sampled config),
 `progress.csv` (one row per evaluation) and `checkpoint_*/checkpoint.pt`, plus `study.json`.
+
+Why not Ray's `ExperimentAnalysis` (ray/tune/analysis/experiment_analysis.py, Ray 2.60): it needs the
+driver's `experiment_state-*.json` (absent when the driver died before its first snapshot, and it
+unpickles that file with cloudpickle, which runs code from whoever wrote the folder), it reads
+`result.json` without dropping the steps a retried trial reported twice, and it imports Ray. This
+reader needs only the trial folders, keeps the last report of each step and parses no pickles.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from mgen.metrics.registry import health_status  # noqa: F401  (re-exported)
 from mgen.metrics.knn import as_matrix, kth_neighbour_radius, nearest_distance
 
 DIVERSITY_COLLAPSED = 0.3
@@ -83,9 +84,3 @@ def is_collapsed(diversity: float, z_sens: float = float("nan")) -> bool:
 
 def is_failed(empty_bar_rate: float, precision: float) -> bool:
     return bool(empty_bar_rate >= EMPTY_FAILED) or bool(precision < PRECISION_FAILED)
-
-
-def health_status(metrics: dict) -> str:
-    """"failed" (did not learn to make music) > "collapsed" (few modes) > "healthy", from a report's flags."""
-    return ("failed" if metrics.get("failed", 0) >= 1 else "collapsed" if metrics.get("collapsed", 0) >= 1
-            else "healthy")

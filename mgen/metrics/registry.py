@@ -107,3 +107,9 @@ def better(name: str, a: float, b: float) -> bool:
     if b != b:
         return True
     return a > b if direction(name) == "max" else a < b
+
+
+def health_status(metrics: dict) -> str:
+    """"failed" (did not learn to make music) > "collapsed" (few modes) > "healthy", from a report's flags."""
+    return ("failed" if metrics.get("failed", 0) >= 1 else "collapsed" if metrics.get("collapsed", 0) >= 1
+            else "healthy")

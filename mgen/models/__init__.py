@@ -1,45 +1,9 @@
-"""Model families by name: MidiNet-style conv nets for bars, MLPs for 2D points, and the VAE."""
-from __future__ import annotations
+"""Model families by name: MidiNet-style conv nets for bars, MLPs for 2D points, and the VAE.
 
-from torch import nn
+The option names load without torch; `build_models` imports the networks on first use.
+"""
+from mgen._lazy import lazy_exports
+from mgen.models.names import CONDITIONS, D_NORMS, INJECTIONS, METHODS, OUTPUTS
 
-from mgen.models.midinet import (CONDITIONS, D_NORMS, INJECTIONS, OUTPUTS, Discriminator, Encoder, Generator,
-                                 spectral_normed)
-from mgen.models.mlp import MLPDiscriminator, MLPEncoder, MLPGenerator
-from mgen.models.vae import VAE
-
-METHODS = ("gan", "vae", "imle")
-DEFAULT_Z_DIM = {"bars": 100, "points": 2}
-DEFAULT_WIDTH = {"bars": (128, 128), "points": (400, 200)}  # (G, D)
-
-
-def build_models(method: str, kind: str, z_dim: int, g_width: int, d_width: int,
-                 cond: str = "none", inject: str = "1d", d_maxout: int = 0, g_output: str = "sigmoid",
-                 d_norm: str = "none") -> dict[str, nn.Module]:
-    """The networks a method trains: gan -> {G, D}; vae -> {vae}; imle -> {G}.
-
-    kind is "bars" (16x128 piano rolls) or "points" (2D mixtures); 0 sizes take the family defaults.
-    d_maxout > 1 gives the points D linear maxout units with that many pieces (PacGAN's 2D protocol).
-    g_output is the bar generator's output, d_norm D's normalisation (mgen/models/midinet.py).
-    """
-    z_dim = z_dim or DEFAULT_Z_DIM[kind]
-    g_width = g_width or DEFAULT_WIDTH[kind][0]
-    d_width = d_width or DEFAULT_WIDTH[kind][1]
-    if kind == "points":
-        gen = MLPGenerator(z_dim, g_width)
-        if method == "gan":
-            disc = MLPDiscriminator(d_width, maxout=d_maxout)
-            return {"G": gen, "D": spectral_normed(disc) if d_norm == "spectral" else disc}
-        if method == "vae":
-            return {"vae": VAE(MLPEncoder(z_dim, d_width), gen, z_dim)}
-        return {"G": gen}
-    gen = Generator(z_dim, g_width, cond, inject, g_output)
-    if method == "gan":
-        disc = Discriminator(d_width, cond, inject)
-        return {"G": gen, "D": spectral_normed(disc) if d_norm == "spectral" else disc}
-    if method == "vae":
-        return {"vae": VAE(Encoder(z_dim, d_width, cond, inject), gen, z_dim)}
-    return {"G": gen}
-
-
+__getattr__, __dir__ = lazy_exports(__name__, {"build_models": "mgen.models.build"})
 __all__ = ["CONDITIONS", "D_NORMS", "INJECTIONS", "METHODS", "OUTPUTS", "build_models"]

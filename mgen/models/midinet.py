@@ -28,10 +28,6 @@ from torch import nn
 
 STEPS, PITCHES, CHORD_DIM = 16, 128, 13
 RESOLUTIONS = (16, 8, 4, 2)  # time resolutions of the feature maps
-CONDITIONS = ("none", "prev", "chord", "prev+chord")
-INJECTIONS = ("1d", "2d")
-OUTPUTS = ("sigmoid", "softmax", "onehot")
-D_NORMS = ("none", "spectral")
 PREV_VEC_DIM = 64  # "1d": size of the previous-bar vector
 CHORD_MAP_CHANNELS = 4  # "2d": channels of each chord map
 

@@ -37,7 +37,7 @@ class ProgressLines(tune.Callback):
         self._last = 0.0
 
     def _line(self, trial, verdict: str) -> str:
-        from mgen.metrics.collapse import health_status
+        from mgen.metrics.registry import health_status
 
         result = trial.last_result or {}
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mgen.metrics.collapse import health_status
+from mgen.metrics.registry import health_status
 from mgen.study.plan import Plan, is_control
 from mgen.study.storage import write_atomic
 
@@ -29,7 +29,7 @@ def summarise(plan: Plan, results) -> dict:
         flags = at_best or last
         rows.append({"trial_id": last.get("trial_id", r.path.rsplit("/", 1)[-1]), "path": r.path,
                      "best": best, "status": health_status(flags),
-                     "collapsed": bool(last.get("collapsed", 0) >= 1), "failed": bool(last.get("failed", 0) >= 1),
+                     "last_status": health_status(last) if last else "no report",
                      "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
                      "best_checkpoint": best_ckpt.path if best_ckpt else None,
                      "control": is_control(plan.spec, r.config or {}),
@@ -38,17 +38,18 @@ def summarise(plan: Plan, results) -> dict:
     healthy = [x for x in ranked if x["status"] == "healthy"]
     summary = {"name": plan.name, "storage": plan.storage, "path": f"{plan.storage.rstrip('/')}/{plan.name}",
                "metric": metric, "mode": mode, "trials": len(rows),
-               "healthy": len(healthy), "collapsed": sum(x["collapsed"] for x in rows),
-               "failed": sum(x["failed"] for x in rows), "diverged": sum(x["diverged"] for x in rows),
+               # A partition of the trials by their status at the last report (failed outranks collapsed).
+               "healthy": len(healthy), "collapsed": sum(x["last_status"] == "collapsed" for x in rows),
+               "failed": sum(x["last_status"] == "failed" for x in rows), "diverged": sum(x["diverged"] for x in rows),
                "errored": sum(x["error"] for x in rows), "best": ranked[0] if ranked else None,
                "best_healthy": healthy[0] if healthy else None, "ranked": ranked}
     summary["versions"] = package_versions()
     controls = [x for x in rows if x["control"]]
     summary["controls"] = [{k: x[k] for k in ("trial_id", "status", "best", "params")} for x in controls]
     summary["controls_passed"] = bool(controls) and all(x["status"] == "healthy" for x in controls)
-    print(f"\n{plan.spec.name}: {len(rows)} trials: {len(healthy)} healthy, {summary['collapsed']} collapsed, "
-          f"{summary['failed']} failed to train ({summary['diverged']} diverged), {summary['errored']} errored "
-          f"(at the last report); best by {metric} ({mode}):")
+    print(f"\n{plan.spec.name}: {len(rows)} trials: {len(healthy)} healthy at their best report; at the last "
+          f"report {summary['collapsed']} collapsed, {summary['failed']} failed to train ({summary['diverged']} "
+          f"diverged), {summary['errored']} errored; best by {metric} ({mode}):")
     for x in ranked[:5]:
         params = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in x["params"].items())
         mark = "" if x["status"] == "healthy" else f"  [{x['status'].upper()}]"

@@ -18,6 +18,8 @@ def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = F
 
     if ray.is_initialized():
         return
+    if not verbose:  # said on every start; the README's Secrets section explains token authentication
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address or os.environ.get("RAY_ADDRESS"):
         # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.
         ray.init(address=address, log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
@@ -129,6 +131,10 @@ def build_tuner(plan: Plan, datasets: dict):
 
     args = plan.args
     metric, mode = plan.study_metric
+    if not args.verbose:
+        # Tune's newer output engine prints its header box and a TensorBoard hint even when silent; the
+        # older one prints nothing at verbose=0, and ProgressLines says what happens instead.
+        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
     fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
     run_config = tune.RunConfig(

@@ -304,9 +304,33 @@ def study_tables(summary: dict, optuna_db: str | None) -> dict:
     return out
 
 
+def map_images(summary: dict, folder: Path) -> dict[str, Path]:
+    """The study's collapse maps and trajectories (mgen/maps.py) for its metric, `collapsed` and `failed`,
+    as PNGs in `folder`; none where the study has no GAN trial to map or its results cannot be read."""
+    from mgen.errors import UserError
+    from mgen.maps import collapse_map, trajectory
+    from mgen.results import load_study
+
+    try:
+        study = load_study(summary["path"])
+    except (UserError, OSError) as exc:
+        log.warning("W&B: no collapse maps for the study run (%s)", exc)
+        return {}
+    images = {}
+    for metric in dict.fromkeys([summary["metric"], "collapsed", "failed"]):
+        try:
+            images[f"maps/collapse_map_{metric}"] = collapse_map(study, metric, folder)[0]
+            images[f"maps/trajectory_{metric}"] = trajectory(study, metric, folder)
+        except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
+            log.warning("W&B: no %s map for the study run (%s)", metric, exc)
+    return images
+
+
 def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
     """One W&B run for the whole study: the trials, the collapse map and importance tables (with a bar
-    chart of the importances) and the study's counts."""
+    chart of the importances), the collapse-map and trajectory images, and the study's counts."""
+    import tempfile
+
     import wandb
 
     tables = study_tables(summary, f"{directory}/optuna.db" if directory else None)
@@ -318,8 +342,10 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
         if "importance" in logged:
             logged["importance_chart"] = wandb.plot.bar(logged["importance"], "param", "importance",
                                                         title=f"fANOVA importance for {summary['metric']}")
-        if logged:
-            run.log(logged)
+        with tempfile.TemporaryDirectory() as folder:
+            logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, Path(folder)).items()})
+            if logged:
+                run.log(logged)
         run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
                                                     "errored", "controls_passed")})
     finally:

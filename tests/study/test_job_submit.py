@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pretty_midi
 import pytest
-from google.protobuf.message import DecodeError
 
+from mgen.wandb_offline import records as wandb_records
 from tests.study.conftest import stop_ray_under
 
 pytestmark = pytest.mark.slow
@@ -61,30 +61,6 @@ def ray_pids() -> set[int]:
         if "ray" in cmd and ("gcs_server" in cmd or "raylet" in cmd or "dashboard" in cmd or "ray/" in cmd):
             pids.add(int(pid))
     return pids
-
-
-def wandb_records(path: Path):
-    """Records of a W&B offline run file (.wandb): a 7-byte header, then LevelDB-style log blocks."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    data = path.read_bytes()
-    pos, block, chunks = 7, 32768, b""
-    while pos + 7 <= len(data):
-        if block - (pos % block) < 7:  # block trailer padding
-            pos += block - (pos % block)
-            continue
-        length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
-        chunks += data[pos + 7:pos + 7 + length]
-        pos += 7 + length
-        if kind in (1, 4):  # FULL or LAST
-            rec = pb.Record()
-            try:
-                rec.ParseFromString(chunks)
-            except DecodeError:
-                pass
-            else:
-                yield rec
-            chunks = b""
 
 
 @pytest.fixture

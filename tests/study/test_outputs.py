@@ -7,8 +7,11 @@ import pytest
 
 from mgen.study import Choice
 from mgen.study.run import main
-from tests.study.conftest import tiny_spec, trial_dirs
-from tests.study.test_job_submit import wandb_records
+from mgen.wandb_offline import items, study_runs
+from mgen.wandb_offline import records as wandb_records
+from tests.study.conftest import reports, tiny_spec, trial_dirs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +39,6 @@ def runs(study: Path) -> dict[str, list]:
 
 def of(records, kind):
     return [getattr(r, kind) for r in records if r.WhichOneof("record_type") == kind]
-
-
-def items(update) -> dict:
-    return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in update}
 
 
 def test_each_trial_is_a_named_tagged_run_with_a_clean_config(study):
@@ -96,6 +95,9 @@ def test_one_study_level_run_holds_the_trials_table(study):
     table = [items(h.item) for h in of(records, "history")]
     assert table and table[0]["trials/_type"] == "table-file" and table[0]["trials/nrows"] == 2
     assert table[0]["collapse_map/nrows"] == 2  # one cell per D/G ratio, with n and health shares
+    metric = json.loads((study / "study.json").read_text())["metric"]
+    for name in (f"collapse_map_{metric}", "collapse_map_collapsed", "trajectory_failed"):  # the pictures too
+        assert table[0][f"maps/{name}/_type"] == "image-file", sorted(table[0])
     summary = {k: v for s in of(records, "summary") for k, v in items(s.update).items()}
     assert summary["trials"] == 2
 
@@ -172,3 +174,23 @@ def test_a_trial_whose_reports_cannot_be_read_is_counted_not_silently_dropped(st
     loaded = load_study(str(copy))
     assert len(loaded.trials) == 1 and loaded.unread == [damaged.name]
     assert "1 trial folder(s) without readable reports" in caplog.text
+
+
+def test_wandb_style_panels_draw_what_the_offline_runs_logged(study, tmp_path):
+    import subprocess
+    import sys
+
+    trials = [run for run in study_runs(study) if run.job_type == "trial"]
+    by_name = {run.name: run for run in trials}
+    for trial in trial_dirs(study):  # the offline records hold each report's value at its training step
+        progress = reports(trial)
+        params = json.loads((trial / "params.json").read_text())
+        (run,) = [r for name, r in by_name.items() if name.startswith(f"dg_ratio={params['dg_ratio']}")]
+        logged = {row["step"]: row["quality/coverage"] for row in run.history if "quality/coverage" in row}
+        assert logged == pytest.approx(dict(zip(progress["step"], progress["coverage"])))
+    out = subprocess.run([sys.executable, "analysis/wandb_panels.py", str(study), "--out", str(tmp_path),
+                          "--keys", "quality/coverage,train/loss_d"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0 and (tmp_path / "wandb_panels.png").stat().st_size > 10_000, out.stderr
+    bad = subprocess.run([sys.executable, "analysis/wandb_panels.py", str(study), "--keys", "quality/covrage"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "quality/covrage" in bad.stderr
