@@ -158,11 +158,16 @@ def fluidsynth_problem(soundfont: str | Path | None = None) -> str | None:
         import fluidsynth  # noqa: F401  # loads libfluidsynth
     except (ImportError, OSError) as exc:
         return f"the fluidsynth library could not be loaded ({str(exc).splitlines()[0][:120]}); install libfluidsynth"
-    if find_soundfont(soundfont) is None:
+    sf2 = find_soundfont(soundfont)
+    if sf2 is None:
         named = soundfont or __import__("os").environ.get("MGEN_SOUNDFONT")
         return (f"the SoundFont {named} does not exist" if named else
                 "no General MIDI SoundFont found (install fluid-soundfont-gm, or name one with --soundfont or "
                 "$MGEN_SOUNDFONT)")
+    with open(sf2, "rb") as f:  # fluidsynth "renders" silence from a file it cannot load
+        head = f.read(12)
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        return f"{sf2} is not a SoundFont 2 file"
     return None
 
 
@@ -179,6 +184,8 @@ def write_wav(bars: np.ndarray, path: str | Path, fs: int = 22050, soundfont: st
         try:
             audio = pm.fluidsynth(fs=fs, sf2_path=str(sf2))
             renderer = f"fluidsynth ({sf2.name})"
+            if pm.instruments[0].notes and not np.abs(audio).max() > 0:
+                audio, problem = None, f"fluidsynth rendered silence with {sf2.name}"
         except Exception as exc:  # a broken library or SoundFont: sine synthesis is the documented fallback
             problem = f"fluidsynth failed ({type(exc).__name__}: {str(exc)[:120]})"
     if audio is None:
