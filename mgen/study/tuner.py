@@ -14,6 +14,10 @@ def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = F
     """Join the cluster named by --address or RAY_ADDRESS (a submitted job has it set); else start a
     private Ray on 127.0.0.1. Never joins whatever Ray happens to run on the machine: a second local
     study used to join the first one's, queue behind its trials and die with it."""
+    # torch before Ray: a job's driver that imported torch after joining a freshly started cluster died
+    # with "Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so" (3 of 3 first jobs on a new local
+    # cluster; 0 of 3 with this order). --help and the flag checks still load neither.
+    import torch  # noqa: F401
     import ray
 
     if ray.is_initialized():
