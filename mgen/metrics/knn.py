@@ -8,10 +8,13 @@ repeated bars distances tie often, and counting ties (`<=`) inflates all four me
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
 CHUNK = 1024  # rows of the distance matrix held at once
+SPARSE = 0.05  # rows with fewer non-zero entries than this share are multiplied as sparse matrices
 TIE = 1e-9  # squared distances below this are rounding error of equal rows
 
 
@@ -22,12 +25,40 @@ def as_matrix(x) -> torch.Tensor:
     return t.reshape(len(t), int(np.prod(t.shape[1:]))).to(torch.float64)
 
 
+def _integral(t: torch.Tensor) -> bool:
+    return bool(torch.equal(t, t.round()))
+
+
+def _exact_in_float32(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether a @ b.T is exact in float32: integer entries (piano rolls are 0/1) whose products summed
+    over a row stay below 2^24, float32's last exact integer."""
+    if not len(a) or not len(b):
+        return False
+    bound = float(a.abs().max()) * float(b.abs().max()) * a.shape[1]
+    return bound < 2**24 and _integral(a) and (b is a or _integral(b))
+
+
 def _row_chunks(a: torch.Tensor, b: torch.Tensor):
-    """Yield (row slice, distance block (chunk, len(b))) over the rows of a."""
+    """Yield (row slice, distance block (chunk, len(b))) over the rows of a.
+
+    The products run in float32 when that is exact (integer data such as 0/1 rolls: about twice the
+    speed of float64 on CPU, identical distances), else in float64; and from a sparse (CSR) copy of
+    the rows when under SPARSE of their entries are non-zero (bars hold about 1%: 8x fewer operations)."""
+    fast = _exact_in_float32(a, b)
+    sparse = fast and float((a != 0).float().mean()) < SPARSE
+    if fast:  # squared distances are exact integers in float32 too, so the whole block stays float32
+        a, b = a.float(), b.float()
     b_sq = (b * b).sum(1)
+    b_t = b.T.contiguous()
     for start in range(0, len(a), CHUNK):
         block = a[start:start + CHUNK]
-        sq = (block * block).sum(1, keepdim=True) - 2 * block @ b.T + b_sq
+        if sparse:
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": CSR @ dense is all we use
+                warnings.simplefilter("ignore", UserWarning)
+                cross = block.to_sparse_csr() @ b_t
+        else:
+            cross = block @ b_t
+        sq = cross.mul_(-2).add_((block * block).sum(1, keepdim=True)).add_(b_sq)
         sq[sq < TIE] = 0.0  # equal rows are at distance 0 exactly, so ties stay ties
         yield slice(start, start + len(block)), sq.sqrt_()
 
@@ -55,14 +86,6 @@ def nearest_distance(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, to
     return dist, idx
 
 
-def _ball_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
-    """For each point: how many of the balls (centres, radii) contain it."""
-    counts = torch.empty(len(points))
-    for rows, d in _row_chunks(points, centres):
-        counts[rows] = (d < radii[None, :]).sum(1).float()
-    return counts
-
-
 def prdc(real, fake, k: int = 5, distinct: bool = False) -> dict[str, float]:
     """Precision, recall, density and coverage of fake samples against real ones.
 
@@ -79,12 +102,22 @@ def prdc(real, fake, k: int = 5, distinct: bool = False) -> dict[str, float]:
         centres, counts = real, torch.ones(len(real), dtype=torch.long)
     real_radii = kth_neighbour_radius(centres, k)
     fake_radii = kth_neighbour_radius(fake, k)
-    in_real_balls = _ball_counts(fake, centres, real_radii)
-    nearest_fake, _ = nearest_distance(centres, fake)
+    # One pass over the fake x real distances gives all four (the reference computes them apart):
+    # per fake row, the real balls it is in; per real column, its nearest fake and whether it lies in
+    # some fake ball (with distinct=True each distinct real row counts as often as it occurs, so recall
+    # and coverage stay shares of all real rows).
+    in_real_balls = torch.empty(len(fake))
+    nearest_fake = torch.full((len(centres),), torch.inf, dtype=torch.float64)
+    in_fake_ball = torch.zeros(len(centres), dtype=torch.bool)
+    for rows, d in _row_chunks(fake, centres):
+        in_real_balls[rows] = (d < real_radii[None, :]).sum(1).float()
+        nearest_fake = torch.minimum(nearest_fake, d.min(dim=0).values)
+        in_fake_ball |= (d < fake_radii[rows, None]).any(dim=0)
     covered = (nearest_fake < real_radii).double()
+    recall = ((in_fake_ball.double() * counts).sum() / counts.sum()).item()
     return {
         "precision": (in_real_balls > 0).float().mean().item(),
-        "recall": (_ball_counts(real, fake, fake_radii) > 0).float().mean().item(),
+        "recall": recall,
         "density": (in_real_balls.sum() / (k * len(fake))).item(),
         "coverage": ((covered * counts).sum() / counts.sum()).item(),
     }

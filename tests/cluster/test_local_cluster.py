@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.study.conftest import stop_ray_under
-from tests.study.test_job_submit import free_port, listening_addresses
+from tests.study.test_job_submit import agent_ports, free_port, listening_addresses, submit_job
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +37,7 @@ def bystander():
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "token", "RAY_TMPDIR": tmp,
            "RAY_GCS_PORT": str(free_port()), "RAY_DASHBOARD_PORT": str(free_port())}
     env.pop("RAY_ADDRESS", None)
-    started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "0"], cwd=ROOT, env=env,
+    started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "0", *agent_ports()], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=180)
     assert started.returncode == 0, started.stderr[-2000:]
     try:
@@ -67,11 +67,9 @@ def test_the_smoke_study_runs_across_the_nodes_of_a_local_cluster(bystander, tmp
         env.pop("RAY_ADDRESS", None)
         results = tmp_path / "results"
         # The smoke study, shortened to 200 iterations: this test is about where trials run, not what they learn.
-        submit = subprocess.run(
-            ["ray", "job", "submit", "--address", info["address"], "--working-dir", ".", "--",
-             "python", "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "mc",
-             "--set", "steps=200", "--set", "eval_every=100"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        submit = submit_job(["--address", info["address"], "--working-dir", ".", "--", "python",
+                             "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "mc",
+                             "--set", "steps=200", "--set", "eval_every=100"], env, timeout=900)
         output = submit.stdout + submit.stderr
         assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
         study = results / "mc"

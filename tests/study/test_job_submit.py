@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +64,24 @@ def ray_pids() -> set[int]:
     return pids
 
 
+def agent_ports() -> list[str]:
+    return ["--dashboard-agent-listen-port", str(free_port()), "--metrics-export-port", str(free_port()),
+            "--runtime-env-agent-port", str(free_port()), "--ray-client-server-port", str(free_port())]
+
+
+def submit_job(args: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+    """`ray job submit`, retried (3 tries, 10 s apart) only on Ray's startup race "No available agent to
+    submit job, please try again later": a head's dashboard agent can register a few seconds after
+    `ray start` returns, later on a busy machine."""
+    for attempt in range(3):
+        done = subprocess.run(["ray", "job", "submit", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if "No available agent to submit job" not in done.stdout + done.stderr:
+            break
+        time.sleep(10)
+    return done
+
+
 @pytest.fixture
 def ray_head(tmp_path):
     short_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 107 bytes
@@ -70,7 +89,9 @@ def ray_head(tmp_path):
     env.pop("RAY_ADDRESS", None)
     gcs, dashboard = free_port(), free_port()
     # A private RAY_TMPDIR: this head does not see, and is not seen by, any other Ray on the machine.
-    started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "2"], cwd=ROOT, env={
+    # Free ports for the agents too: their defaults are fixed, and a head started by an earlier test may still
+    # hold them while it shuts down ("No available agent to submit job").
+    started = subprocess.run(["bash", "cluster/start_local_head.sh", "--num-cpus", "2", *agent_ports()], cwd=ROOT, env={
         **env, "RAY_GCS_PORT": str(gcs), "RAY_DASHBOARD_PORT": str(dashboard)}, capture_output=True, text=True, timeout=180)
     assert started.returncode == 0, started.stdout + started.stderr
     try:
@@ -85,10 +106,8 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     addresses = listening_addresses(ray_pids())
     assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
     results = tmp_path / "results"
-    submit = subprocess.run(
-        ["ray", "job", "submit", "--address", address, "--working-dir", ".", "--",
-         "python", "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "e2e"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    submit = submit_job(["--address", address, "--working-dir", ".", "--", "python", "studies/gan_collapse.py",
+                         "--budget", "smoke", "--storage", str(results), "--name", "e2e"], env, timeout=900)
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
     study = results / "e2e"
