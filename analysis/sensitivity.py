@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ import pandas as pd  # noqa: E402
 from mgen.errors import UserError  # noqa: E402
 from mgen.metrics.registry import direction  # noqa: E402
 from mgen.results import PARAM_PREFIX, analysis_main, load_study  # noqa: E402
+from optuna.visualization.matplotlib import plot_param_importances, plot_slice  # noqa: E402
 
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -39,8 +41,9 @@ def _distribution(values: pd.Series):
     return optuna.distributions.CategoricalDistribution(sorted(values.map(str).unique()))
 
 
-def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
-    """fANOVA importance of each varied hyperparameter for the metric's last report."""
+def optuna_study(trials: pd.DataFrame, metric: str) -> optuna.Study:
+    """The trials' varied hyperparameters and the metric's last report as an in-memory Optuna study (whatever
+    search produced them), for Optuna's importance evaluators and plots."""
     trials = trials.dropna(subset=[metric])
     params = varied_params(trials)
     if len(trials) < 2 or not params:
@@ -54,9 +57,21 @@ def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
         values = {name: (str(row[PARAM_PREFIX + name]) if isinstance(d, optuna.distributions.CategoricalDistribution)
                          else float(row[PARAM_PREFIX + name])) for name, d in dists.items()}
         study.add_trial(optuna.trial.create_trial(params=values, distributions=dists, value=float(row[metric])))
+    return study
+
+
+def importances(trials: pd.DataFrame, metric: str, seed: int = 0) -> pd.Series:
+    """fANOVA importance of each varied hyperparameter for the metric's last report."""
     result = optuna.importance.get_param_importances(
-        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed), normalize=True)
+        optuna_study(trials, metric), evaluator=optuna.importance.FanovaImportanceEvaluator(seed=seed), normalize=True)
     return pd.Series(result, name="importance")
+
+
+def _save(axes, path: Path) -> Path:
+    figure = np.atleast_1d(axes).flat[0].figure
+    figure.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return path
 
 
 def expected_max(values: np.ndarray, n_boot: int = 500, seed: int = 0, mode: str = "max"):
@@ -97,30 +112,15 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None) -> l
     imp = importances(gan if len(gan) >= 2 else trials, metric)
     imp.to_csv(out / f"importance_{metric}.csv", header=True)
     (out / f"importance_{metric}.md").write_text(imp.to_frame().to_markdown(floatfmt=".3f") + "\n")
-    fig, ax = plt.subplots(figsize=(5, 0.4 * len(imp) + 1.2))
-    ax.barh(imp.index[::-1], imp.values[::-1])
-    ax.set_xlabel(f"fANOVA importance for {metric}")
-    fig.savefig(out / f"importance_{metric}.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    files += [out / f"importance_{metric}.{ext}" for ext in ("csv", "md", "png")]
-    # Marginal effect of each varied hyperparameter: the metric of every trial against its value.
-    params = varied_params(gan if len(gan) >= 2 else trials)
-    fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params), 3), squeeze=False)
-    for ax, p in zip(axes[0], params):
-        x = trials[p]
-        if pd.api.types.is_numeric_dtype(x) and x.nunique() > 3:
-            ax.scatter(x, trials[metric], s=12)
-            if x.min() > 0 and x.max() / x.min() >= 10:
-                ax.set_xscale("log")
-        else:
-            groups = {k: g[metric].dropna().values for k, g in trials.groupby(x.map(str))}
-            ax.boxplot(list(groups.values()), tick_labels=list(groups.keys()))
-            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-        ax.set_title(p[len(PARAM_PREFIX):], fontsize=9)
-    axes[0, 0].set_ylabel(metric)
-    fig.savefig(out / f"marginals_{metric}.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    files.append(out / f"marginals_{metric}.png")
+    # Optuna's own plots of the same study: importances (the same fANOVA, the same seed) and, per varied
+    # hyperparameter, every trial's metric against its value (categorical or log axes as the values need).
+    study_for_plots = optuna_study(gan if len(gan) >= 2 else trials, metric)
+    with warnings.catch_warnings():  # optuna.visualization.matplotlib is marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        files.append(_save(plot_param_importances(study_for_plots, evaluator=optuna.importance.FanovaImportanceEvaluator(
+            seed=0), target_name=f"fANOVA importance for {metric}"), out / f"importance_{metric}.png"))
+        files.append(_save(plot_slice(study_for_plots, target_name=metric), out / f"marginals_{metric}.png"))
+    files += [out / f"importance_{metric}.{ext}" for ext in ("csv", "md")]
     # Expected best metric vs trials run, per method.
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for method, group in trials.groupby("method"):
