@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import ray
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -13,6 +12,21 @@ LAUNCHER = [ROOT / "cluster" / "aws.yaml", ROOT / "cluster" / "gcp.yaml"]
 KUBERAY = sorted((ROOT / "cluster" / "kuberay").glob("*.yaml"))
 RAY_PORTS = {8265, 6379, 10001}  # dashboard and Jobs API, GCS, Ray client
 PUBLIC = {"0.0.0.0/0", "::/0", "0.0.0.0", "::"}
+
+
+def cluster_ray_version() -> str:
+    """The one Ray version every cluster config runs (KubeRay's rayVersion), at least the one mgen requires.
+    Nodes and the machine that submits must run the same Ray; cluster/README.md says which to install."""
+    import re
+
+    from packaging.version import Version
+
+    (version,) = {d["spec"].get("rayVersion") or d["spec"]["rayClusterSpec"]["rayVersion"]
+                  for d in kuberay_docs().values() if d["kind"] in ("RayCluster", "RayJob")}
+    required = re.search(r'"ray\[[^\]]*\]>=([0-9.]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert Version(version) >= Version(required), (version, required)
+    assert f"ray[default]=={version}" in (ROOT / "cluster" / "README.md").read_text()
+    return version
 
 
 def documents(path: Path) -> list[dict]:
@@ -85,8 +99,9 @@ def test_launcher_configs_pass_rays_own_schema(path):
     node = worker["node_config"]
     assert node.get("InstanceMarketOptions", {}).get("MarketType") == "spot" or node.get("scheduling", {}).get("preemptible")
     assert node.get("InstanceType", "").startswith("g") or node.get("guestAccelerators")
-    version = ray.__version__
-    assert config["docker"]["worker_image"] == f"rayproject/ray:{version}-py311-gpu"  # the Ray mgen pins
+    version = cluster_ray_version()
+    assert config["docker"]["worker_image"] == f"rayproject/ray:{version}-py311-gpu"
+    assert config["docker"]["head_image"] == f"rayproject/ray:{version}-py311-cpu"
     assert all("RAY_AUTH_MODE=token" in c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"])
     assert any("pip install" in c and "/home/ray/mgen" in c for c in config["worker_setup_commands"])
 
@@ -106,7 +121,7 @@ def test_kuberay_manifests_have_the_fields_kuberay_requires():
     for kind in ("RayCluster", "RayJob"):
         assert docs[kind]["apiVersion"] == "ray.io/v1" and docs[kind]["metadata"]["name"]
     for spec in cluster_specs():
-        assert spec["rayVersion"] == ray.__version__ and spec["authOptions"]["mode"] == "token"
+        assert spec["rayVersion"] == cluster_ray_version() and spec["authOptions"]["mode"] == "token"
         head = spec["headGroupSpec"]
         assert isinstance(head["rayStartParams"], dict) and head["rayStartParams"]["num-cpus"] == "0"
         (container,) = head["template"]["spec"]["containers"]
