@@ -64,7 +64,7 @@ def table_html(rows: list[dict]) -> str:
 def trial_rows(study, metric: str) -> list[dict]:
     """One row a trial: the params that vary between trials, status at its last report, best metric, reports,
     last step."""
-    from mgen.metrics.collapse import health_status
+    from mgen.metrics.registry import health_status
 
     params = [c for c in study.trials.columns if c.startswith("param/") and study.trials[c].map(str).nunique() > 1]
     rows = []

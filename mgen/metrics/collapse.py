@@ -21,7 +21,6 @@ import math
 import numpy as np
 import torch
 
-from mgen.metrics.registry import health_status  # noqa: F401  (re-exported)
 from mgen.metrics.knn import as_matrix, kth_neighbour_radius, nearest_distance
 
 DIVERSITY_COLLAPSED = 0.3

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.study.conftest import stop_ray_under
+from tests.study.conftest import processes_naming, stop_ray_under
 from tests.study.test_job_submit import agent_ports, free_port, listening_addresses, submit_job
 
 pytestmark = pytest.mark.slow
@@ -20,14 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def processes_under(root: str) -> set[int]:
-    pids = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if root in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore"):
-                pids.add(int(pid))
-        except OSError:
-            continue
-    return pids
+    return set(processes_naming(root))
 
 
 @pytest.fixture

@@ -35,24 +35,30 @@ def study_args(results_dir, *extra):
     return ["--storage", str(results_dir), "--no-wandb", "--num-cpus", "2", "--name", "t", *extra]
 
 
+def processes_naming(path: str) -> list[int]:
+    """Processes, other than this one, whose command line names `path` (Ray's name their RAY_TMPDIR)."""
+    import os
+
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
+        except OSError:
+            continue
+        if path in cmd and int(pid) != os.getpid():
+            pids.append(int(pid))
+    return pids
+
+
 def stop_ray_under(temp_dir: str, timeout: float = 30.0) -> int:
     """Stop the Ray processes whose command line names `temp_dir` (their RAY_TMPDIR): the ones this test
     started, and no other Ray on the machine (`ray stop` would kill a user's own cluster). Returns how many."""
     import os
     import signal
     import time
-    from pathlib import Path
 
     def ours() -> list[int]:
-        pids = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
-            except OSError:
-                continue
-            if temp_dir in cmd and int(pid) != os.getpid():
-                pids.append(int(pid))
-        return pids
+        return processes_naming(temp_dir)
 
     found = ours()
     for sig in (signal.SIGTERM, signal.SIGKILL):
