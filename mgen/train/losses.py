@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 
 
-def _bce(out, target: float):
-    return F.binary_cross_entropy_with_logits(out, torch.full_like(out, target))
+def _bce(out, target):
+    # target: a float, or a 0-d tensor for a population member's own smoothing (mgen/train/population.py)
+    return F.binary_cross_entropy_with_logits(out, torch.ones_like(out) * target)
 
 
 def d_nonsat(real, fake, smooth):  # Goodfellow et al. 2014; D is the same for minimax

@@ -100,20 +100,28 @@ def generate(method, data: TrialData, n: int, g: torch.Generator, cond_idx: torc
     return out.float().cpu().numpy()
 
 
-def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tuple[dict, np.ndarray]:
-    """Metrics of eval_samples generated examples, with held-out conditions, against the held-out part.
+def eval_conditions(data: TrialData, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Held-out indices of (the reference, the conditions of n generated samples, the conditions of the
+    z-sensitivity groups): fixed, so every trial is compared with the same data under the same conditions.
 
     The reference is every held-out example (at most REFERENCE_MAX, a fixed sample), whatever the
     budget: k-NN balls of a small reference are wide, and one typical bar then sits in many of them.
     """
-    heldout = data.heldout
     fixed = torch.Generator().manual_seed(EVAL_DATA_SEED)
-    ref_idx = torch.randperm(len(heldout), generator=fixed)[:REFERENCE_MAX].sort().values
-    cond_idx = torch.randint(len(heldout), (cfg.eval_samples,), generator=fixed)
-    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # independent of training RNG
-    fake = generate(method, data, cfg.eval_samples, g, cond_idx)
-    same_idx = cond_idx[:Z_SENS_CONDITIONS].repeat_interleave(Z_SENS_DRAWS)
-    same = generate(method, data, len(same_idx), g, same_idx)
+    ref_idx = torch.randperm(len(data.heldout), generator=fixed)[:REFERENCE_MAX].sort().values
+    cond_idx = torch.randint(len(data.heldout), (n,), generator=fixed)
+    return ref_idx, cond_idx, cond_idx[:Z_SENS_CONDITIONS].repeat_interleave(Z_SENS_DRAWS)
+
+
+def eval_generator(cfg: TrialConfig, step: int) -> torch.Generator:
+    """The evaluation's noise at `step`: independent of the training RNG."""
+    return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+
+
+def score_samples(data: TrialData, fake: np.ndarray, same: np.ndarray, ref_idx: torch.Tensor) -> tuple[dict, np.ndarray]:
+    """Metrics of generated examples `fake` (and z-sensitivity groups `same`, flat) against the held-out
+    reference, and a few decoded examples for pictures."""
+    heldout = data.heldout
     same = same.reshape(Z_SENS_CONDITIONS, Z_SENS_DRAWS, *same.shape[1:])
     real = heldout.x[ref_idx.numpy()]
     if data.is_points:
@@ -124,6 +132,15 @@ def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tup
     metrics = evaluate(fake, real, kind="bars", same_condition=same, modes=heldout.modes, train=data.ds.x,
                        monophonic=not heldout.config.polyphonic, seed=0)
     return metrics, decode_bars(fake[:16], not heldout.config.polyphonic)
+
+
+def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tuple[dict, np.ndarray]:
+    """Metrics of eval_samples generated examples, with held-out conditions, against the held-out part."""
+    ref_idx, cond_idx, same_idx = eval_conditions(data, cfg.eval_samples)
+    g = eval_generator(cfg, step)
+    fake = generate(method, data, cfg.eval_samples, g, cond_idx)
+    same = generate(method, data, len(same_idx), g, same_idx)
+    return score_samples(data, fake, same, ref_idx)
 
 
 def params_finite(method) -> bool:

@@ -1,0 +1,118 @@
+"""Populations: each member computes what its own trial computes, reports as it, and its checkpoints are
+ordinary trial checkpoints that resume alone."""
+import math
+
+import pytest
+import torch
+
+from mgen.cli import main
+from mgen.data import load_dataset
+from mgen.errors import UserError
+from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
+from mgen.train.config import REFERENCE_RECIPE
+from mgen.train.population import Population, PopulationGAN, population_key
+from mgen.train.trial import TrialData, build_method, evaluate_method
+from tests.train.test_models import tiny
+
+RECIPE = {k: v for k, v in REFERENCE_RECIPE.items() if k not in ("d_steps", "g_steps", "lr_d", "lr_g")}
+ARCHITECTURES = {
+    "recipe": {**RECIPE},  # softmax output, spectral-normalised D, feature matching
+    "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan"},  # sigmoid output, no normalisation
+    "points": {"data": "ring", "data_n_samples": 512, "d_maxout": 5, "d_norm": "spectral", "loss": "hinge"},
+}
+# Members differ in what a trial's scalars set: seed, learning rates, betas, D/G schedule, smoothing.
+MEMBERS = [{"seed": 0},
+           {"seed": 1, "d_steps": 3, "lr_d": 1e-3},
+           {"seed": 2, "g_steps": 2, "label_smoothing": 0.1, "beta1_g": 0.8, "lr_g": 5e-4}]
+STEPS = 4
+
+
+def member_configs(arch: str, **kw) -> list[TrialConfig]:
+    return [tiny(**ARCHITECTURES[arch], **m, steps=STEPS, eval_every=2, **kw) for m in MEMBERS]
+
+
+def params(checkpoint: dict) -> dict[str, torch.Tensor]:
+    return {f"{net}.{k}": v for net, sd in checkpoint["models"].items() for k, v in sd.items() if v.is_floating_point()}
+
+
+def max_difference(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def tolerance(cfg: TrialConfig) -> float:
+    # Adam moves a weight by about lr a step whatever the gradient's size, so rounding differences in
+    # near-zero gradients (batched matmuls sum in another order) show up as a small share of lr.
+    return 0.05 * max(cfg.lr_d, cfg.lr_g) * STEPS
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_each_member_trains_as_its_own_trial(arch):
+    cfgs = member_configs(arch)
+    ds = load_dataset(cfgs[0].data_config())
+    together = list(Population(cfgs, ds).run())
+    assert [[r.step for r in reports] for reports in together] == [[2] * 3, [4] * 3]
+    for i, cfg in enumerate(cfgs):
+        alone = list(train(cfg, ds))
+        for a, p in zip(alone, (reports[i] for reports in together)):
+            assert p.step == a.step and p.done == a.done and list(p.metrics) == list(a.metrics)
+            for key in ("loss_d", "loss_g"):
+                assert p.metrics[key] == pytest.approx(a.metrics[key], rel=1e-3, abs=1e-5), (i, key)
+            assert (p.metrics["d_updates"], p.metrics["g_updates"]) == (a.metrics["d_updates"], a.metrics["g_updates"])
+        difference = max_difference(params(alone[-1].checkpoint), params(together[-1][i].checkpoint))
+        assert difference < tolerance(cfg), (i, difference)
+        # The check can fail: the member differs from a neighbour's trial by far more than the tolerance.
+        neighbour = list(train(cfgs[(i + 1) % 3], ds))[-1]
+        assert max_difference(params(neighbour.checkpoint), params(together[-1][i].checkpoint)) > 20 * tolerance(cfg)
+
+
+def test_a_members_evaluation_is_its_trials_evaluation():
+    cfgs = member_configs("recipe", cond="chord")
+    ds = load_dataset(cfgs[0].data_config())
+    data = TrialData(ds, torch.device("cpu"))
+    population = Population(cfgs, ds)
+    scored = list(population._evaluate(PopulationGAN(cfgs, data), data, [0, 1, 2], step=7))
+    for cfg, (metrics, samples) in zip(cfgs, scored):
+        torch.manual_seed(cfg.seed)
+        alone, alone_samples = evaluate_method(build_method(cfg, data), data, cfg, step=7)
+        assert metrics.keys() == alone.keys()
+        for key, value in alone.items():
+            assert metrics[key] == pytest.approx(value, rel=1e-6, abs=1e-9) or (math.isnan(value) and math.isnan(metrics[key])), key
+        assert (samples == alone_samples).all()
+
+
+def test_a_members_checkpoint_resumes_alone_and_generates(tmp_path, capsys):
+    cfgs = member_configs("recipe")
+    ds = load_dataset(cfgs[0].data_config())
+    together = list(Population(cfgs, ds).run())
+    middle, end = together[0][1], together[1][1]
+    path = save_checkpoint(middle.checkpoint, tmp_path / "member" / "checkpoint.pt")
+    resumed = list(train(cfgs[1], ds, resume=load_checkpoint(path, cfgs[1])))
+    assert [r.step for r in resumed] == [4]
+    assert max_difference(params(resumed[-1].checkpoint), params(end.checkpoint)) < tolerance(cfgs[1])
+    assert resumed[-1].metrics["d_updates"] == end.metrics["d_updates"] == 12
+    assert main(["generate", str(path.parent), "--out", str(tmp_path / "out"), "--n", "4"]) == 0
+    assert (tmp_path / "out").is_dir() and any((tmp_path / "out").iterdir())
+
+
+def test_a_stopped_member_is_left_out_and_the_others_go_on():
+    cfgs = member_configs("recipe")
+    ds = load_dataset(cfgs[0].data_config())
+    population = Population(cfgs, ds)
+    reports = []
+    for step_reports in population.run():
+        reports.append(step_reports)
+        population.stop(0)
+    assert reports[0][0] is not None and reports[1][0] is None
+    alone = list(train(cfgs[2], ds))[-1]
+    assert max_difference(params(alone.checkpoint), params(reports[1][2].checkpoint)) < tolerance(cfgs[2])
+
+
+def test_only_compatible_configs_form_a_population():
+    a, b = tiny(**RECIPE), tiny(**RECIPE, seed=3, lr_d=1e-3, d_steps=5)
+    assert population_key(a) == population_key(b) is not None
+    assert population_key(tiny(**RECIPE, g_width=32)) != population_key(a)
+    assert population_key(tiny(**{**RECIPE, "fm_weight": 0.0})) != population_key(a)
+    assert population_key(tiny(method="vae")) is None and population_key(tiny(loss="wgan-gp")) is None
+    with pytest.raises(UserError, match="differ only in"):
+        Population([a, tiny(**RECIPE, g_width=32)], load_dataset(a.data_config()))
