@@ -7,7 +7,8 @@ mgen/metrics/registry.py (and listed in README.md's metrics table).
 from mgen._lazy import lazy_exports
 from mgen.metrics.registry import METRICS, direction, worst_value
 
-__getattr__, __dir__ = lazy_exports(__name__, {"evaluate": "mgen.metrics.suite", "prdc_with_misses": "mgen.metrics.suite",
+__getattr__, __dir__ = lazy_exports(__name__, {"evaluate": "mgen.metrics.suite", "Reference": "mgen.metrics.suite",
+                                               "prdc_with_misses": "mgen.metrics.suite",
                                                "decode_bars": "mgen.metrics.decoding",
                                                "health_status": "mgen.metrics.registry"})
-__all__ = ["METRICS", "decode_bars", "direction", "evaluate", "health_status", "worst_value"]
+__all__ = ["METRICS", "Reference", "decode_bars", "direction", "evaluate", "health_status", "worst_value"]

@@ -52,16 +52,17 @@ def mean_pairwise_distance(x: torch.Tensor, max_pairs: int = 20000, seed: int = 
     return (x[i] - x[j]).norm(dim=1).mean().item()
 
 
-def z_sensitivity(same_condition: np.ndarray, real) -> float:
+def z_sensitivity(same_condition: np.ndarray, real, spread: float | None = None) -> float:
     """Mean distance between outputs for different z under one condition, over the real spread.
 
     same_condition: (n_conditions, n_z, ...) outputs (bars: their embeddings); each group shares a condition.
+    spread: mean_pairwise_distance(as_matrix(real)) computed before (then `real` is not read).
     """
     groups = torch.as_tensor(np.asarray(same_condition), dtype=torch.float64).flatten(2)  # (C, Z, D)
     within = torch.cdist(groups, groups)  # (C, Z, Z)
     n_z = groups.shape[1]
     mean_within = within.sum() / (len(groups) * n_z * (n_z - 1))
-    spread = mean_pairwise_distance(as_matrix(real))
+    spread = mean_pairwise_distance(as_matrix(real)) if spread is None else spread
     return float(mean_within / spread) if spread > 0 else 0.0
 
 

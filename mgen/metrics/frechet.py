@@ -8,13 +8,19 @@ import numpy as np
 from scipy import linalg
 
 
-def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
-    """Both (N, D); NaN with fewer than two rows on either side."""
-    real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
-    if len(real) < 2 or len(fake) < 2:
+def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, covariance) of rows (N, D); None with fewer than two rows."""
+    x = np.asarray(x, np.float64)
+    return (x.mean(0), np.cov(x, rowvar=False)) if len(x) >= 2 else None
+
+
+def frechet_distance(real: np.ndarray | None, fake: np.ndarray, real_moments=None) -> float:
+    """Both (N, D) (or the real side's `moments` given); NaN with fewer than two rows on either side."""
+    real_moments = real_moments if real_moments is not None else moments(real)
+    fake_moments = moments(fake)
+    if real_moments is None or fake_moments is None:
         return float("nan")
-    mu_r, mu_g = real.mean(0), fake.mean(0)
-    s_r, s_g = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    (mu_r, s_r), (mu_g, s_g) = real_moments, fake_moments
     with warnings.catch_warnings():  # a singular product is handled below
         warnings.simplefilter("ignore")
         covmean = linalg.sqrtm(s_r @ s_g)

@@ -86,7 +86,17 @@ def nearest_distance(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, to
     return dist, idx
 
 
-def prdc(real, fake, k: int = 5, distinct: bool = False) -> dict[str, float]:
+def real_balls(real, k: int = 5, distinct: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ball centres, how often each occurs among the real rows, ball radii): the real side of `prdc`."""
+    real = as_matrix(real)
+    if distinct:
+        centres, counts = torch.unique(real, dim=0, return_counts=True)
+    else:
+        centres, counts = real, torch.ones(len(real), dtype=torch.long)
+    return centres, counts, kth_neighbour_radius(centres, k)
+
+
+def prdc(real, fake, k: int = 5, distinct: bool = False, balls=None) -> dict[str, float]:
     """Precision, recall, density and coverage of fake samples against real ones.
 
     distinct=False is Naeem et al.'s reference implementation exactly (the `prdc` package).
@@ -94,13 +104,10 @@ def prdc(real, fake, k: int = 5, distinct: bool = False) -> dict[str, float]:
     occurs. Melody data repeats bars (three in four Bach soprano bars have an exact copy in the corpus);
     with copies a bar's k-NN radius is 0 and, counted strictly, nothing can cover it: a perfect
     generator of planted motifs would score coverage ~0. On data without copies both are the same.
+    balls: `real_balls(real, k, distinct)` computed before (the same for every set compared with `real`).
     """
-    real, fake = as_matrix(real), as_matrix(fake)
-    if distinct:
-        centres, counts = torch.unique(real, dim=0, return_counts=True)
-    else:
-        centres, counts = real, torch.ones(len(real), dtype=torch.long)
-    real_radii = kth_neighbour_radius(centres, k)
+    centres, counts, real_radii = balls if balls is not None else real_balls(real, k, distinct)
+    fake = as_matrix(fake)
     fake_radii = kth_neighbour_radius(fake, k)
     # One pass over the fake x real distances gives all four (the reference computes them apart):
     # per fake row, the real balls it is in; per real column, its nearest fake and whether it lies in

@@ -114,12 +114,18 @@ def pc_histogram_entropy(bars) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def music_statistics(fake, real, seed: int = 0) -> dict[str, float]:
-    """Flat dict: each feature's mean for generated (`<f>`) and real (`<f>_real`) bars, oa_/kl_ per feature."""
+def real_statistics(real) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+    """The real side of `music_statistics`: per-bar features, the non-empty mask, the set's pitch-class entropy."""
+    return (*bar_features(real), pc_histogram_entropy(real))
+
+
+def music_statistics(fake, real, seed: int = 0, real_stats=None) -> dict[str, float]:
+    """Flat dict: each feature's mean for generated (`<f>`) and real (`<f>_real`) bars, oa_/kl_ per feature.
+    real_stats: `real_statistics(real)` computed before."""
     fake_f, fake_mask = bar_features(fake)
-    real_f, real_mask = bar_features(real)
+    real_f, real_mask, real_entropy = real_stats if real_stats is not None else real_statistics(real)
     out = {"empty_bar_rate": float(1 - fake_mask.mean()), "empty_bar_rate_real": float(1 - real_mask.mean()),
-           "pc_histogram_entropy": pc_histogram_entropy(fake), "pc_histogram_entropy_real": pc_histogram_entropy(real)}
+           "pc_histogram_entropy": pc_histogram_entropy(fake), "pc_histogram_entropy_real": real_entropy}
     overlaps = []
     for name in FEATURES:
         out[name] = float(fake_f[name].mean()) if len(fake_f[name]) else 0.0

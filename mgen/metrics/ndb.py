@@ -15,20 +15,28 @@ near 0.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.cluster.vq import kmeans2
 from scipy.stats import norm
 
 from mgen.metrics.knn import as_matrix, nearest_distance
 
 
-def bin_labels(real, fake, bins: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
-    """The bin of every real and generated row, and the number of bins (k-means on the real rows)."""
-    real_m, fake_m = as_matrix(real), as_matrix(fake)
+def real_bins(real, bins: int = 50, seed: int = 0) -> tuple[torch.Tensor, np.ndarray, int]:
+    """(centroids, the bin of every real row, the number of bins): k-means on the real rows."""
+    real_m = as_matrix(real)
     bins = max(2, min(bins, len(real_m) // 10))
     centroids, _ = kmeans2(real_m.numpy(), bins, minit="++", seed=seed)
     centroids = as_matrix(centroids)
+    return centroids, nearest_distance(real_m, centroids)[1].numpy(), bins
+
+
+def bin_labels(real, fake, bins: int = 50, seed: int = 0, fitted=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The bin of every real and generated row, and the number of bins; `fitted`: real_bins(real, bins, seed)."""
+    centroids, real_labels, bins = fitted if fitted is not None else real_bins(real, bins, seed)
+    fake_m = as_matrix(fake)
     fake_labels = nearest_distance(fake_m, centroids)[1].numpy() if len(fake_m) else np.zeros(0, int)
-    return nearest_distance(real_m, centroids)[1].numpy(), fake_labels, bins
+    return real_labels, fake_labels, bins
 
 
 def bin_counts(real, fake, bins: int = 50, seed: int = 0, extra_fake: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -64,8 +72,9 @@ def perplexity(p: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum())) if len(p) else 0.0
 
 
-def ndb_jsd(real, fake, bins: int = 50, alpha: float = 0.05, seed: int = 0, extra_fake: int = 0) -> dict[str, float]:
-    real_labels, fake_labels, n_bins = bin_labels(real, fake, bins, seed)
+def ndb_jsd(real, fake, bins: int = 50, alpha: float = 0.05, seed: int = 0, extra_fake: int = 0,
+            fitted=None) -> dict[str, float]:
+    real_labels, fake_labels, n_bins = bin_labels(real, fake, bins, seed, fitted)
     real_counts, fake_counts = _counts(real_labels, fake_labels, n_bins, extra_fake)
     n_fake = len(fake_labels) + extra_fake
     same_n = np.random.default_rng(seed).permutation(len(real_labels))[:max(n_fake, 1)]

@@ -19,7 +19,7 @@ import torch
 
 from mgen.data import BarDataset
 from mgen.errors import UserError
-from mgen.metrics import METRICS, decode_bars, evaluate, worst_value
+from mgen.metrics import METRICS, Reference, decode_bars, evaluate, worst_value
 from mgen.train.config import TrialConfig
 
 Z_SENS_CONDITIONS, Z_SENS_DRAWS = 10, 10  # z-sensitivity: conditions x noise draws per condition
@@ -50,6 +50,7 @@ class TrialData:
         self.x = (x if self.is_points else x[:, None]).to(device)  # (N, 2) or (N, 1, 16, 128)
         self.prev, self.chord = self._condition_tensors(ds)
         self._heldout_conditions = self._condition_tensors(self.heldout)
+        self._reference: Reference | None = None
 
     def _condition_tensors(self, ds: BarDataset):
         """(prev (N, 1, 16, 128), chord (N, 13)) of a part, on the device; None where the data has none."""
@@ -72,6 +73,16 @@ class TrialData:
 
     def noise(self, n: int, z_dim: int, g: torch.Generator) -> torch.Tensor:
         return torch.randn(n, z_dim, generator=g).to(self.device)
+
+    def reference(self, ref_idx: torch.Tensor) -> Reference:
+        """The held-out examples `ref_idx` as the evaluation's reference, its real side computed once."""
+        if self._reference is None:
+            heldout = self.heldout
+            real = heldout.x[ref_idx.numpy()]
+            self._reference = (Reference(real, "points", modes=heldout.modes, mode_std=heldout.mode_std) if self.is_points
+                               else Reference(real, "bars", train=self.ds.x, modes=heldout.modes,
+                                              monophonic=not heldout.config.polyphonic))
+        return self._reference
 
 
 @dataclass
@@ -121,17 +132,13 @@ def eval_generator(cfg: TrialConfig, step: int) -> torch.Generator:
 def score_samples(data: TrialData, fake: np.ndarray, same: np.ndarray, ref_idx: torch.Tensor) -> tuple[dict, np.ndarray]:
     """Metrics of generated examples `fake` (and z-sensitivity groups `same`, flat) against the held-out
     reference, and a few decoded examples for pictures."""
-    heldout = data.heldout
     same = same.reshape(Z_SENS_CONDITIONS, Z_SENS_DRAWS, *same.shape[1:])
-    real = heldout.x[ref_idx.numpy()]
+    reference = data.reference(ref_idx)
     if data.is_points:
-        metrics = evaluate(fake, real, kind="points", same_condition=same, modes=heldout.modes,
-                           mode_std=heldout.mode_std, seed=0)
-        return metrics, fake[:512]  # a scatter needs hundreds of points
+        return evaluate(fake, same_condition=same, reference=reference), fake[:512]  # a scatter needs hundreds of points
     fake, same = fake[:, 0], same[:, :, 0]  # drop the channel axis: (N, 16, 128)
-    metrics = evaluate(fake, real, kind="bars", same_condition=same, modes=heldout.modes, train=data.ds.x,
-                       monophonic=not heldout.config.polyphonic, seed=0)
-    return metrics, decode_bars(fake[:16], not heldout.config.polyphonic)
+    metrics = evaluate(fake, same_condition=same, reference=reference)
+    return metrics, decode_bars(fake[:16], reference.monophonic)
 
 
 def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tuple[dict, np.ndarray]:
