@@ -72,6 +72,8 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    if getattr(args, "population", 1) < 1 or getattr(args, "population_wait", 0.0) < 0:
+        raise UserError("--population must be 1 or more (1: every trial trains alone) and --population-wait >= 0")
     if args.gpus_per_trial > 0 and not (getattr(args, "address", None) or os.environ.get("RAY_ADDRESS")):
         import torch  # a private local Ray has this machine's GPUs; a cluster's are checked once joined
 

@@ -49,12 +49,16 @@ def save_pictures(folder: Path, samples: np.ndarray, dataset, step: int, first: 
         save_piano_roll(heldout.x[:BARS_SHOWN], folder / REAL_PICTURE, title="held-out real bars")
 
 
-def trainable(config: dict, datasets: dict) -> None:
+def trainable(config: dict, datasets: dict, broker=None) -> None:
     """Run one trial; resume from Tune's checkpoint when the trial is restored or retried.
 
     datasets: {DataConfig: BarDataset}, built once by the driver and shared through the object store.
+    broker: with --population, the study's population broker (mgen/study/population.py): a trial that
+    can join a population trains in one, unless it resumes from a checkpoint.
     """
     import ray
+
+    from mgen.train.population import population_key
 
     cfg = trial_config(config)
     dataset = datasets.get(cfg.data_config()) or load_dataset(cfg.data_config())
@@ -67,8 +71,15 @@ def trainable(config: dict, datasets: dict) -> None:
             resume = load_checkpoint(Path(d) / CHECKPOINT_FILE, cfg)
     node_id = ray.get_runtime_context().get_node_id()  # which node ran each report (retries may move a trial)
     first = resume is None
-    for report in train(cfg, dataset, resume=resume):
-        metrics = {**report.metrics, "node_id": node_id}
+    if broker is not None and resume is None and population_key(cfg) is not None:
+        from mgen.study.population import member_reports
+
+        reports = member_reports(broker, cfg)
+    else:
+        reports = train(cfg, dataset, resume=resume)
+    for report in reports:
+        metrics = {**report.metrics, "node_id": report.extra.get("node_id", node_id),  # where it trained
+                   "population_size": report.extra.get("population_size", 1)}  # trials trained with it as one model
         if report.checkpoint is None:  # diverged: recorded, no checkpoint of the broken state
             tune.report(metrics)
             continue

@@ -126,6 +126,20 @@ def optuna_record(plan: Plan, metric: str, mode: str) -> list:
     return [OptunaRecord(plan.local_storage / plan.name / "optuna.db", plan.name, plan.space, metric, mode)]
 
 
+def populations(plan: Plan, datasets: dict):
+    """With --population P > 1, the study's Populations (mgen/study/population.py), else None."""
+    args = plan.args
+    if getattr(args, "population", 1) <= 1:
+        return None
+    import ray
+
+    from mgen.study.population import Populations
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    return Populations.start(args.population, args.population_wait, datasets, args.cpus_per_trial,
+                             args.gpus_per_trial, node_cpus=[r.get("CPU", 0) for r in nodes])
+
+
 def build_tuner(plan: Plan, datasets: dict):
     from ray import tune
 
@@ -140,12 +154,17 @@ def build_tuner(plan: Plan, datasets: dict):
         # older one prints nothing at verbose=0, and ProgressLines says what happens instead.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
-    fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
+    population = populations(plan, datasets)
+    if population is None:
+        fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
+    else:  # a member trial holds no CPU: its group's actor holds the members' share
+        fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets, broker=population.broker),
+                                 population.trial_resources(resources))
     run_config = tune.RunConfig(
         name=plan.name, storage_path=plan.storage,
         stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
         callbacks=(wandb_callbacks(plan) + ([] if args.verbose else [ProgressLines(metric, list(plan.space))])
-                   + optuna_record(plan, metric, mode)),
+                   + optuna_record(plan, metric, mode) + ([population.callback] if population else [])),
         failure_config=tune.FailureConfig(max_failures=args.max_failures),
         # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
         # to, and a resumed trial then failed for good ("does not exist on storage anymore").
@@ -161,7 +180,12 @@ def build_tuner(plan: Plan, datasets: dict):
 
     # Grid and random search: seeded, so a study's sampled configs are the same every run. The positive
     # controls run first; each takes one of num_samples.
-    search_alg, scheduler = BasicVariantGenerator(random_state=args.seed, points_to_evaluate=list(plan.controls) or None), None
+    # Trials at once: --max-concurrent, else with populations P per group that fits, else as resources allow.
+    # Tune ignores TuneConfig's max_concurrent_trials for grid and random search, so the generator gets it.
+    concurrent = args.max_concurrent or (population.concurrency if population else None)
+    search_alg = BasicVariantGenerator(random_state=args.seed, points_to_evaluate=list(plan.controls) or None,
+                                       max_concurrent=concurrent or 0)
+    scheduler = None
     if args.search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -185,6 +209,7 @@ def build_tuner(plan: Plan, datasets: dict):
     tune_config = tune.TuneConfig(
         metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
         search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls),
-        max_concurrent_trials=args.max_concurrent, reuse_actors=not args.no_reuse_actors)
+        max_concurrent_trials=None if args.search != "optuna" else concurrent,
+        reuse_actors=not args.no_reuse_actors)
     param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
