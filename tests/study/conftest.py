@@ -23,7 +23,10 @@ def trial_dirs(study_dir: Path) -> list[Path]:
 def reports(trial_dir: Path) -> pd.DataFrame:
     """A trial's progress.csv as Tune wrote it (a retried trial repeats the steps after its checkpoint)."""
     path = trial_dir / "progress.csv"
-    return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    try:
+        return pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+    except pd.errors.EmptyDataError:  # caught while Tune writes it (tests poll running studies)
+        return pd.DataFrame()
 
 
 @pytest.fixture
