@@ -69,9 +69,11 @@ def vmappable(module: nn.Module) -> nn.Module:
     for m in base.modules():
         if isinstance(m, _SpectralNorm):
             m.forward = types.MethodType(_spectral_norm_forward, m)
-        elif type(m) is nn.Conv2d and m.groups == 1 and m.padding == (0, 0) and m.dilation == (1, 1):
+        # isinstance: spectral normalisation makes a layer's class a parametrized subclass of Conv2d
+        elif isinstance(m, nn.Conv2d) and m.groups == 1 and m.padding == (0, 0) and m.dilation == (1, 1):
             m.forward = types.MethodType(_conv_forward, m)
-        elif type(m) is nn.ConvTranspose2d and m.groups == 1 and m.padding == (0, 0) and m.output_padding == (0, 0):
+        elif (isinstance(m, nn.ConvTranspose2d) and m.groups == 1 and m.padding == (0, 0)
+              and m.output_padding == (0, 0)):
             m.forward = types.MethodType(_conv_transpose_forward, m)
     return base
 

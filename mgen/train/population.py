@@ -69,30 +69,32 @@ class StackedAdam:
 
     @torch.no_grad()
     def step(self, members: torch.Tensor | None = None) -> None:
-        mask = torch.ones(self.stack.size, dtype=torch.bool)
-        if members is not None:
-            mask = torch.zeros_like(mask).index_fill_(0, members.cpu(), True)
-        self.steps += mask.double()
-        step = self.steps.clamp(min=1)
-        step_size = self.lr / (1 - self.beta1 ** step)  # float64, as torch's Python-float scalars
-        bias2_sqrt = (1 - self.beta2 ** step).sqrt()
-        some = not bool(mask.all())
+        """One Adam step of every member, or of `members` only (the others' parameters and state stay)."""
+        rows = torch.arange(self.stack.size) if members is None else members.cpu()
+        self.steps[rows] += 1
+        step = self.steps[rows]
+        lr, beta1, beta2 = self.lr[rows], self.beta1[rows], self.beta2[rows]
+        step_size = lr / (1 - beta1 ** step)  # float64, as torch's Python-float scalars
+        bias2_sqrt = (1 - beta2 ** step).sqrt()
         for name, p in self.stack.params.items():
-            grad = p.grad
-            if grad is None:
+            if p.grad is None:
                 continue
+            idx = rows.to(p.device)
             as_member = lambda t: t.to(device=p.device, dtype=p.dtype).view(-1, *[1] * (p.dim() - 1))  # noqa: E731
+            grad = p.grad if members is None else p.grad[idx]
             m, v = self.exp_avg[name], self.exp_avg_sq[name]
-            new_m = m.lerp(grad, as_member(1 - self.beta1))
-            new_v = v * as_member(self.beta2) + as_member(1 - self.beta2) * grad * grad
-            denom = (new_v.sqrt() / as_member(bias2_sqrt)).add_(self.EPS)
-            new_p = p - as_member(step_size) * (new_m / denom)
-            if some:
-                keep = as_member(mask).bool()
-                new_m, new_v, new_p = (torch.where(keep, a, b) for a, b in ((new_m, m), (new_v, v), (new_p, p)))
-            m.copy_(new_m)
-            v.copy_(new_v)
-            p.copy_(new_p)
+            if members is not None:
+                m, v = m[idx], v[idx]
+            m = m.lerp_(grad, as_member(1 - beta1))
+            v = v.mul_(as_member(beta2)).add_(as_member(1 - beta2) * grad * grad)
+            denom = (v.sqrt() / as_member(bias2_sqrt)).add_(self.EPS)
+            update = as_member(step_size) * (m / denom)
+            if members is None:
+                p.sub_(update)
+            else:
+                self.exp_avg[name].index_copy_(0, idx, m)
+                self.exp_avg_sq[name].index_copy_(0, idx, v)
+                p.index_copy_(0, idx, p[idx] - update)
 
     def member_state_dict(self, i: int) -> dict:
         """Member i's optimiser state as torch.optim.Adam.state_dict() holds it."""
