@@ -12,7 +12,6 @@ forward passes replaced on the shared, storage-less template that vmap calls:
 from __future__ import annotations
 
 import copy
-import functools
 import types
 from typing import Sequence
 
@@ -122,15 +121,14 @@ class Stacked:
 def per_member(stacks: Sequence[Stacked], fn, *args, members: torch.Tensor | None = None, shared: Sequence[bool] = ()):
     """fn(*nets, *args) for every member (or every one of `members`) at once, under vmap.
 
-    nets[j](*xs, **kw) calls that member's copy of stacks[j]. Arguments carry a leading member axis,
+    nets[j](*xs, **kw) calls that member's copy of stacks[j] (a Member). Arguments carry a leading member axis,
     except None and those marked in `shared` (the same tensor for every member, e.g. evaluation
     conditions). Returns fn's outputs stacked along the member axis.
     """
     states = [s.state(members) for s in stacks]
 
     def one(member_states, *xs):
-        nets = [functools.partial(_call, s.base, st) for s, st in zip(stacks, member_states)]
-        return fn(*nets, *xs)
+        return fn(*(Member(s.base, st) for s, st in zip(stacks, member_states)), *xs)
 
     in_dims = (0,) + tuple(None if (x is None or (i < len(shared) and shared[i])) else 0 for i, x in enumerate(args))
     out = vmap(one, in_dims=in_dims)(states, *args)
@@ -139,5 +137,19 @@ def per_member(stacks: Sequence[Stacked], fn, *args, members: torch.Tensor | Non
     return out
 
 
-def _call(module: nn.Module, state, *args, **kwargs):
-    return functional_call(module, state, args, kwargs)
+class Member:
+    """One member's copy of a stacked network inside `per_member`: call it like the module; its submodules
+    (e.g. a VAE's `decoder`) are reached as attributes."""
+
+    def __init__(self, module: nn.Module, state: tuple[dict, dict]):
+        self.module, self.state = module, state
+
+    def __call__(self, *args, **kwargs):
+        return functional_call(self.module, self.state, args, kwargs)
+
+    def __getattr__(self, name: str):
+        part = getattr(self.module, name)
+        if not isinstance(part, nn.Module):
+            return part
+        prefix = name + "."
+        return Member(part, tuple({k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)} for d in self.state))

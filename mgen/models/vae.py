@@ -12,9 +12,11 @@ class VAE(nn.Module):
         super().__init__()
         self.encoder, self.decoder, self.z_dim = encoder, decoder, z_dim
 
-    def forward(self, x, prev=None, chord=None):
+    def forward(self, x, prev=None, chord=None, eps=None):
+        """eps: the reparameterisation's noise (B, z_dim); drawn from torch's global generator when None."""
         mu, logvar = self.encoder(x, prev, chord)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)  # reparameterisation (Kingma & Welling 2014)
+        eps = torch.randn_like(mu) if eps is None else eps
+        z = mu + eps * torch.exp(0.5 * logvar)  # reparameterisation (Kingma & Welling 2014)
         return self.decoder(z, prev, chord), mu, logvar
 
     @staticmethod

@@ -16,6 +16,18 @@ import torch
 from mgen.train.method import Method
 
 
+def nearest_samples(G, z, real, prev, chord, m: int) -> torch.Tensor:
+    """For each of n real examples (n, D), the index of the nearest of its m samples G(z) (z: (n * m, z_dim))."""
+    out = G(z, prev, chord).flatten(1).view(len(real), m, -1)
+    return ((out - real[:, None]) ** 2).sum(-1).argmin(1)  # (n,)
+
+
+def imle_loss(G, z, x, prev, chord):
+    """Squared distance between G(z*) and the real examples its noise was chosen for; shared with the
+    population trainer."""
+    return ((G(z, prev, chord) - x) ** 2).flatten(1).sum(1).mean()
+
+
 class IMLE(Method):
     def __init__(self, cfg, data):
         super().__init__(cfg, data)
@@ -33,12 +45,11 @@ class IMLE(Method):
         cfg, data = self.cfg, self.data
         self.pool_idx = torch.randint(len(data), (cfg.imle_pool,), generator=g)
         chosen = []
-        for part in self.pool_idx.split(max(1, 4096 // cfg.imle_m)):
-            real = data.x[part.to(data.device)].flatten(1)  # (P, D)
+        for part in self.pool_idx.split(pool_chunk(cfg)):
+            real = data.x[part.to(data.device)].flatten(1)  # (n, D)
             prev, chord = data.conditions(part.repeat_interleave(cfg.imle_m))
             z = torch.randn(len(part) * cfg.imle_m, self.z_dim, generator=g)
-            out = self.G(z.to(data.device), prev, chord).flatten(1).view(len(part), cfg.imle_m, -1)
-            nearest = ((out - real[:, None]) ** 2).sum(-1).argmin(1)  # (P,)
+            nearest = nearest_samples(self.G, z.to(data.device), real, prev, chord, cfg.imle_m)
             chosen.append(z.view(len(part), cfg.imle_m, -1)[torch.arange(len(part)), nearest.cpu()])
         self.pool_z = torch.cat(chosen)
 
@@ -50,10 +61,8 @@ class IMLE(Method):
         self.inner += 1
         pick = torch.randint(len(self.pool_idx), (min(cfg.batch_size, len(self.pool_idx)),), generator=g)
         idx = self.pool_idx[pick]
-        x = data.x[idx.to(data.device)]
         prev, chord = data.conditions(idx)
-        out = self.G(self.pool_z[pick].to(data.device), prev, chord)
-        loss = ((out - x) ** 2).flatten(1).sum(1).mean()
+        loss = imle_loss(self.G, self.pool_z[pick].to(data.device), data.x[idx.to(data.device)], prev, chord)
         return {"loss": self.update("g", loss)}
 
     def extra_state(self) -> dict:
@@ -62,3 +71,8 @@ class IMLE(Method):
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         self.pool_idx, self.pool_z, self.inner = state["pool_idx"], state["pool_z"], int(state["inner"])
+
+
+def pool_chunk(cfg) -> int:
+    """Real examples matched at once in a round (bounds the m samples each one draws)."""
+    return max(1, 4096 // cfg.imle_m)
