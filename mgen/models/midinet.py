@@ -20,6 +20,11 @@ Generator output (`output`):
   takes the argmax, gradients flow through the softmax), so D sees 0/1 bars like the real ones and
   cannot tell generated bars by their softness alone.
 D's normalisation (`norm`): "none" or "spectral" (Miyato et al. 2018) on every conv and linear layer.
+D's interval features (`intervals` R > 0): for each pair of consecutive steps, the distribution of the
+pitch interval between them over -R..R semitones (for 0/1 bars, a one-hot of the interval when both
+steps sound), mapped to D's width by a 1x1 conv and added to its early features. D's first layer sees
+one step at a time and its time convolutions pair steps 2t and 2t+1 only, so without them a melody that
+leaps a fifth at every note looked as real to D as Bach's stepwise lines (README, "The reference recipe").
 """
 from __future__ import annotations
 
@@ -103,6 +108,14 @@ def _with(h: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
     return h if extra is None else torch.cat([h, extra], dim=1)
 
 
+def interval_distribution(x: torch.Tensor, r: int) -> torch.Tensor:
+    """(B, 2r+1, 16, 1): at step t < 15, q_t(d) = sum_p x_t(p) x_{t+1}(p + d) for d in -r..r; 0 at t = 15."""
+    now, following = x[:, 0, :-1], x[:, 0, 1:]  # (B, 15, 128)
+    windows = torch.nn.functional.pad(following, (r, r)).unfold(-1, PITCHES, 1)  # (B, 15, 2r+1, 128): p + d
+    q = (now[:, :, None, :] * windows).sum(-1).transpose(1, 2)  # (B, 2r+1, 15)
+    return torch.nn.functional.pad(q, (0, 1)).unsqueeze(-1)
+
+
 class Generator(nn.Module):
     """z (B, z_dim) + conditions -> bar probabilities (B, 1, 16, 128)."""
 
@@ -138,12 +151,16 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """bar (B, 1, 16, 128) + conditions -> logit (B,); `features` is the early layer for feature matching."""
+    """bar (B, 1, 16, 128) + conditions -> logit (B,); with return_features, also the early layer's
+    features for feature matching: (pitch features,) or (pitch features, interval features)."""
 
-    def __init__(self, width: int = 128, cond: str = "none", inject: str = "1d", out_dim: int = 1):
+    def __init__(self, width: int = 128, cond: str = "none", inject: str = "1d", out_dim: int = 1, intervals: int = 0):
         super().__init__()
         self.cond = ConditionEncoder(cond, inject, width)
         self.collapse = nn.Conv2d(1, width, (1, PITCHES))
+        self.interval_range = intervals
+        if intervals:
+            self.intervals = nn.Conv2d(2 * intervals + 1, width, 1)
         self.down = nn.ModuleList(nn.Conv2d(width + self.cond.channels(res), width, (2, 1), stride=(2, 1))
                                   for res in RESOLUTIONS[:-1])
         self.head = nn.Sequential(nn.Linear(width * RESOLUTIONS[-1] + self.cond.vec_dim, 1024), nn.LeakyReLU(0.2),
@@ -152,13 +169,15 @@ class Discriminator(nn.Module):
 
     def forward(self, x, prev=None, chord=None, return_features: bool = False):
         vec, maps = self.cond(prev, chord)
-        features = self.act(self.collapse(x))  # (B, C, 16, 1): early layer, used for feature matching
-        h = features
+        features = (self.act(self.collapse(x)),)  # (B, C, 16, 1): early layer, used for feature matching
+        if self.interval_range:
+            features += (self.act(self.intervals(interval_distribution(x, self.interval_range))),)
+        h = sum(features[1:], features[0])
         for res, conv in zip(RESOLUTIONS[:-1], self.down):
             h = self.act(conv(_with(h, maps[res])))  # (B, C, res / 2, 1)
         out = self.head(_with(h.flatten(1), vec))  # (B, out_dim)
         out = out.squeeze(1) if out.shape[1] == 1 else out
-        return (out, features.flatten(1)) if return_features else out
+        return (out, tuple(f.flatten(1) for f in features)) if return_features else out
 
 
 def spectral_normed(module: nn.Module) -> nn.Module:

@@ -44,7 +44,7 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """point (B, 2) -> logit (B,) (or (B, out_dim)); `features` is the first hidden layer."""
+    """point (B, 2) -> logit (B,) (or (B, out_dim)); with return_features, also (first hidden layer,)."""
 
     def __init__(self, width: int = 200, depth: int = 3, out_dim: int = 1, maxout: int = 0):
         super().__init__()
@@ -60,7 +60,7 @@ class MLPDiscriminator(nn.Module):
         features = self.first(x)  # (B, width)
         out = self.rest(features)
         out = out.squeeze(1) if out.shape[1] == 1 else out
-        return (out, features) if return_features else out
+        return (out, (features,)) if return_features else out
 
 
 class MLPEncoder(MLPDiscriminator):

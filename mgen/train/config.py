@@ -87,6 +87,7 @@ class TrialConfig:
     d_maxout: int = 0  # 2D sets: D's hidden units are linear maxout with this many pieces (PacGAN: 5); 0 = LeakyReLU
     g_output: str = "sigmoid"  # bars: sigmoid (independent cells) | softmax | onehot (a pitch-or-rest categorical a step)
     d_norm: str = "none"  # none | spectral (spectral normalisation on every D layer)
+    d_intervals: int = 0  # bars: D also sees the pitch interval between consecutive steps, -R..R semitones (0 = off)
     # --- GAN schedule and optimisation ---
     loss: str = "nonsat"  # nonsat | minimax | hinge | lsgan | wgan-gp
     d_steps: int = 1  # D updates per iteration (5 with g_steps=1 is 5:1)
@@ -99,6 +100,7 @@ class TrialConfig:
     beta2_g: float = 0.999
     gp_weight: float = 10.0  # WGAN-GP gradient penalty weight (Gulrajani et al. 2017)
     fm_weight: float = 0.0  # feature matching weight added to G's loss (Salimans et al. 2016)
+    fm_interval_weight: float = 1.0  # with d_intervals: weight of D's interval features in feature matching, relative
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this
     # --- baselines ---
     kl_weight: float = 1.0  # VAE: weight of the KL term
@@ -156,7 +158,7 @@ class TrialConfig:
             ("kl_weight", 0.0, 1e4), ("imle_m", 1, 1000), ("imle_pool", 1, 100000), ("imle_inner_steps", 1, 100000),
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
-            ("d_maxout", 0, 16), ("data_std", 0.0, 1.0),
+            ("d_maxout", 0, 16), ("data_std", 0.0, 1.0), ("d_intervals", 0, 64), ("fm_interval_weight", 0.0, 1e4),
         ]
         for name, lo, hi in ranges:
             value = getattr(self, name)
@@ -169,6 +171,8 @@ class TrialConfig:
         if self.data in ("ring", "grid") and self.g_output != "sigmoid":
             raise UserError(f"config g_output={self.g_output!r} is for bars; the 2D set {self.data!r} has a linear "
                             "output: give g_output=sigmoid (the default), e.g. --set g_output=sigmoid")
+        if self.d_intervals and self.data in ("ring", "grid"):
+            raise UserError(f"config d_intervals is for bars (intervals between steps), not the 2D set {self.data!r}; leave it 0")
         if self.data_std and self.data not in ("ring", "grid"):
             raise UserError(f"config data_std is the sd of the 2D sets' Gaussians, not of {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":

@@ -16,16 +16,18 @@ def discriminator_loss(D, real, fake, prev, chord, loss: str, smooth):
     return LOSSES[loss][0](D(real, prev, chord), D(fake, prev, chord), smooth)
 
 
-def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_matching: bool):
+def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_matching: bool, fm_interval_weight=0.0):
     """G's loss on noise z; with feature matching, plus fm_weight times the squared distance between the
-    mean features of D's early layer on the generated and the real batch (Salimans et al. 2016)."""
+    mean features of D's early layer on the generated and the real batch (Salimans et al. 2016), D's
+    interval features (if it has them) weighted fm_interval_weight times as much."""
     fake = G(z, prev, chord)
     fake_out, fake_features = D(fake, prev, chord, return_features=True)
     out = LOSSES[loss][1](fake_out)
     if feature_matching:
         with torch.no_grad():
             _, real_features = D(real, prev, chord, return_features=True)
-        out = out + fm_weight * ((real_features.mean(0) - fake_features.mean(0)) ** 2).sum()
+        gaps = [((r.mean(0) - f.mean(0)) ** 2).sum() for r, f in zip(real_features, fake_features)]
+        out = out + fm_weight * (gaps[0] if len(gaps) == 1 else gaps[0] + fm_interval_weight * gaps[1])
     return out
 
 
@@ -53,6 +55,7 @@ class GAN(Method):
         for _ in range(cfg.g_steps):
             real, prev, chord = data.batch(cfg.batch_size, g)
             z = data.noise(cfg.batch_size, self.z_dim, g)
-            loss = generator_loss(self.G, self.D, z, real, prev, chord, cfg.loss, cfg.fm_weight, cfg.fm_weight > 0)
+            loss = generator_loss(self.G, self.D, z, real, prev, chord, cfg.loss, cfg.fm_weight, cfg.fm_weight > 0,
+                                  cfg.fm_interval_weight)
             g_losses.append(self.update("g", loss))
         return {"loss_d": sum(d_losses) / len(d_losses), "loss_g": sum(g_losses) / len(g_losses)}

@@ -192,6 +192,7 @@ class GANMembers(Members):
         self.g_steps = torch.tensor([c.g_steps for c in cfgs])
         self.smooth = per_config(cfgs, "label_smoothing", data.device)
         self.fm_weight = per_config(cfgs, "fm_weight", data.device)
+        self.fm_interval_weight = per_config(cfgs, "fm_interval_weight", data.device)
         self.loss = cfgs[0].loss
 
     def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -212,9 +213,10 @@ class GANMembers(Members):
             members, subset = _active(live, self.g_steps, k)
             real, prev, chord = self.examples(self.batch_indices(members))
             z = self.noise(members, self.cfgs[0].batch_size)
-            loss = per_member([G, D], lambda g, d, z_, r, p, c, w: generator_loss(g, d, z_, r, p, c, loss_name, w,
-                                                                                   feature_matching),
-                              z, real, prev, chord, self.fm_weight[members], members=subset)
+            loss = per_member([G, D], lambda g, d, z_, r, p, c, w, wi: generator_loss(
+                                  g, d, z_, r, p, c, loss_name, w, feature_matching, wi),
+                              z, real, prev, chord, self.fm_weight[members], self.fm_interval_weight[members],
+                              members=subset)
             self.step("g", loss, subset)
             losses["loss_g"][members] += loss.detach().cpu()
         return {"loss_d": losses["loss_d"] / self.d_steps, "loss_g": losses["loss_g"] / self.g_steps}

@@ -36,7 +36,8 @@ from mgen.train.trial import (
 _ADAM_G = ("seed", "lr_g", "beta1_g", "beta2_g")
 # What members of a population may differ in, by method; every other field is shared.
 MEMBER_FIELDS = {
-    "gan": _ADAM_G + ("lr_d", "beta1_d", "beta2_d", "d_steps", "g_steps", "fm_weight", "label_smoothing"),
+    "gan": _ADAM_G + ("lr_d", "beta1_d", "beta2_d", "d_steps", "g_steps", "fm_weight", "label_smoothing",
+                     "fm_interval_weight"),
     "vae": _ADAM_G + ("kl_weight",),
     "imle": _ADAM_G,
 }

@@ -24,7 +24,7 @@ def test_midinet_gan_and_vae_shapes_for_every_conditioning(cond, inject):
     bars = gan["G"](z, prev, chord)
     assert bars.shape == (B, 1, 16, 128) and bars.min() >= 0 and bars.max() <= 1
     logit, features = gan["D"](bars, prev, chord, return_features=True)
-    assert logit.shape == (B,) and features.shape == (B, 16 * 16)
+    assert logit.shape == (B,) and [f.shape for f in features] == [(B, 16 * 16)]
     vae = build_models("vae", "bars", 8, 16, 16, cond, inject)["vae"]
     recon, mu, logvar = vae(bars.detach(), prev, chord)
     assert recon.shape == bars.shape and mu.shape == logvar.shape == (B, 8)
@@ -33,6 +33,33 @@ def test_midinet_gan_and_vae_shapes_for_every_conditioning(cond, inject):
         other_prev, other_chord = torch.zeros_like(prev), torch.roll(chord, 1, dims=0)
         gan["G"].eval()
         assert not torch.allclose(gan["G"](z, prev, chord), gan["G"](z, other_prev, other_chord))
+
+
+def test_interval_distribution_of_constructed_bars():
+    from mgen.models.midinet import interval_distribution
+
+    bar = torch.zeros(1, 1, 16, 128)
+    melody = [60, 60, 64, 64, 62, None, 72, 55] + [55] * 8  # repeat, up a third, repeat, down a step, rests, down 17
+    for t, pitch in enumerate(melody):
+        if pitch is not None:
+            bar[0, 0, t, pitch] = 1
+    q = interval_distribution(bar, 12)[0, :, :, 0]  # (25, 16): interval d = row - 12, at step t
+    expected = {0: 0, 1: 4, 2: 0, 3: -2, 6: -17, 7: 0}  # step -> interval to the next step; -17 is out of range
+    for t in range(16):
+        d = expected.get(t, 0 if 7 <= t < 15 else None)
+        if d is None or abs(d) > 12:  # a rest on either side, an interval beyond R, or the last step: nothing
+            assert q[:, t].sum() == 0, t
+        else:
+            assert q[:, t].tolist() == [float(row - 12 == d) for row in range(25)], t
+    # Soft bars give the distribution of intervals: half C, half E, then all D -> +2 and -2, a half each.
+    soft = torch.zeros(1, 1, 16, 128)
+    soft[0, 0, 0, 60] = soft[0, 0, 0, 64] = 0.5
+    soft[0, 0, 1, 62] = 1
+    assert interval_distribution(soft, 12)[0, :, 0, 0][[10, 14]].tolist() == [0.5, 0.5]
+    # D with interval features returns them as a second feature group, and trains (spectral norm included).
+    d = build_models("gan", "bars", 8, 16, 16, d_norm="spectral", d_intervals=12)["D"]
+    logit, features = d(bar, return_features=True)
+    assert logit.shape == (1,) and [f.shape for f in features] == [(1, 256), (1, 256)]
 
 
 def test_mlp_family_shapes():
