@@ -161,7 +161,7 @@ class PopulationEnds(tune.Callback):
 class Populations:
     """A study's populations: the broker, the callback that tells it when Tune ends a trial, the member
     trials' resources, and how many trials run at once by default (P for every group the cluster's CPUs
-    hold at a time)."""
+    hold at a time, and P more)."""
 
     def __init__(self, broker, concurrency: int):
         self.broker, self.callback, self.concurrency = broker, PopulationEnds(broker), concurrency
@@ -171,7 +171,8 @@ class Populations:
         cap = max(node_cpus, default=1.0)
         group_cpus = min(size * cpus, cap)
         broker = Broker.remote(size, wait, [ray.put(datasets)], cpus, gpus, cap)
-        return cls(broker, size * max(1, int(sum(node_cpus) // group_cpus)))
+        # One group more than the CPUs hold, so the next one gathers (full, of one key) while they train.
+        return cls(broker, size * (max(1, int(sum(node_cpus) // group_cpus)) + 1))
 
     @staticmethod
     def trial_resources(alone: dict):
