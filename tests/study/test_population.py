@@ -2,7 +2,7 @@
 import pytest
 
 from mgen.data import load_dataset
-from mgen.study import Choice, run_study
+from mgen.study import Choice, LogUniform, run_study
 from mgen.study.trainable import trial_config
 from mgen.train import train
 from tests.study.conftest import reports, study_args, tiny_spec, trial_dirs
@@ -53,3 +53,16 @@ def test_asha_stops_members_and_their_population_trains_on(results_dir):
     lengths = sorted(len(r) for r in runs)
     assert len(runs) == 8 and lengths[0] < 8 and lengths[-1] == 8, lengths
     assert all(set(r["population_size"]) == {8} for r in runs)
+
+
+def test_optuna_searches_population_members_one_trial_at_a_time(results_dir):
+    import optuna
+
+    spec = tiny_spec(space={"lr_d": LogUniform(1e-4, 1e-3), "seed": Choice((0, 1, 2))}, steps=20, eval_every=10)
+    summary = run_study(spec, study_args(results_dir, "--search", "optuna", "--num-samples", "3", "--population", "3",
+                                         "--population-wait", "5", "--no-collapse-stop"))
+    assert summary["trials"] == 3 and summary["errored"] == 0
+    assert all(set(reports(t)["population_size"]) == {3} for t in trial_dirs(results_dir / "t"))
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{results_dir / 't' / 'optuna.db'}")
+    assert len(study.trials) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert len({t.params["lr_d"] for t in study.trials}) == 3  # three suggestions, each a member
