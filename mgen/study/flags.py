@@ -62,6 +62,9 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--wandb-project", default="mgen")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="trial-config field for every trial, e.g. --set batch_size=32 (repeatable)")
+    p.add_argument("--only", action="append", default=[], metavar="DIM=V1,V2",
+                   help="a slice of the space: the searched dimension DIM takes only these of its values (repeatable), "
+                        "e.g. --only seed=0,1 --only variant=gan/1:1,gan/5:1")
     p.add_argument("--seed", type=int, default=0, help="seed of the search (random and Optuna samples repeat with the same seed)")
     p.add_argument("--num-cpus", type=int, help="local Ray only: CPUs to use (default: all)")
     p.add_argument("--address", help="join this Ray cluster (e.g. 127.0.0.1:6379 or ray://host:10001); default: "
@@ -102,6 +105,17 @@ def parse_sets(items) -> dict[str, Any]:
             out[key.strip()] = load_yaml(value)
         except yaml.YAMLError:  # keep the text as written
             out[key.strip()] = value
+    return out
+
+
+def parse_only(items) -> dict[str, list[Any]]:
+    """--only DIM=V1,V2 (repeatable) -> {dim: [values]}, each value read as YAML (1e-3 a float, 1:5 as written)."""
+    out = {}
+    for item in items:
+        key, sep, values = str(item).partition("=")
+        if not sep or not values.strip():
+            raise UserError(f"--only {item!r} is invalid; write DIM=V1,V2, e.g. --only seed=0,1")
+        out[key.strip()] = [load_yaml(v.strip()) for v in values.split(",")]
     return out
 
 

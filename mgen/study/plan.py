@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from mgen.errors import UserError
-from mgen.study.flags import parse_objectives, parse_sets, study_mode
-from mgen.study.space import Budget, expand, grid_values, validate_space, values_of
+from mgen.study.flags import parse_objectives, parse_only, parse_sets, study_mode
+from mgen.study.space import Budget, Choice, LogUniform, expand, grid_values, validate_space, values_of
 
 
 @dataclass
@@ -65,6 +65,8 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     for key in list(space):
         if key in parse_sets(args.set):  # a --set field is fixed, not searched
             del space[key]
+    for key, values in parse_only(getattr(args, "only", [])).items():
+        space[key] = only_values(space, key, values)
     validate_space(space, fixed)
     args.mode = study_mode(args)
     objectives = parse_objectives(args.objectives)
@@ -85,6 +87,21 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
     storage, name = study_location(spec, args)
     return Plan(spec, args, fixed, space, num_samples, storage, name, objectives, control_points(spec, fixed, space, args.search))
+
+
+def only_values(space: dict[str, Any], key: str, values: list) -> Choice:
+    """--only KEY=values: the searched dimension KEY restricted to `values`, each one it allows."""
+    if key not in space or not isinstance(space[key], (Choice, LogUniform)):
+        searched = [k for k, d in space.items() if isinstance(d, (Choice, LogUniform))]
+        raise UserError(f"--only {key}: not a searched dimension of this study and budget; searched: {', '.join(searched)}")
+    dim = space[key]
+    for value in values:
+        allowed = (value in dim.values if isinstance(dim, Choice)
+                   else isinstance(value, (int, float)) and dim.low <= value <= dim.high)
+        if not allowed:
+            shown = ", ".join(map(str, dim.values)) if isinstance(dim, Choice) else f"{dim.low:g} to {dim.high:g}"
+            raise UserError(f"--only {key}={value!r} is not one of its values; valid: {shown}")
+    return Choice(tuple(values))
 
 
 def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> list[dict[str, Any]]:

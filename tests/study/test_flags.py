@@ -1,7 +1,10 @@
 """Study flags and YAML config files, checked without starting Ray."""
+import re
+
 import pytest
 
 from mgen.errors import UserError
+from mgen.study import Choice, LogUniform
 from mgen.study.flags import parse_args
 from mgen.study.plan import plan_study
 from tests.study.conftest import tiny_spec
@@ -53,3 +56,16 @@ def test_ratios_and_exponents_read_as_written_in_yaml_and_set_flags(tmp_path):
     broken.write_text("set: [unclosed\n")
     with pytest.raises(UserError, match="is not valid YAML"):
         parse_args(tiny_spec(), ["--config", str(broken)])
+
+
+def test_only_runs_a_slice_of_the_space(tmp_path):
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1", "1:5")), "lr_d": LogUniform(1e-4, 1e-3),
+                            "seed": Choice((0, 1, 2))})
+    plan = plan_study(spec, parse_args(spec, ["--only", "dg_ratio=1:1,1:5", "--only", "seed=0", "--only",
+                                              "lr_d=2e-4", "--storage", str(tmp_path)]))
+    assert plan.space == {"dg_ratio": Choice(("1:1", "1:5")), "lr_d": Choice((2e-4,)), "seed": Choice((0,))}
+    for bad, message in ((["--only", "dg_ratio=3:1"], "--only dg_ratio='3:1' is not one of its values; valid: 1:1, 2:1, 1:5"),
+                         (["--only", "lr_d=0.1"], "--only lr_d=0.1 is not one of its values; valid: 0.0001 to 0.001"),
+                         (["--only", "batch_size=8"], "--only batch_size: not a searched dimension")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            plan_study(spec, parse_args(spec, [*bad, "--storage", str(tmp_path)]))

@@ -32,7 +32,8 @@ def test_invalid_flags_fail_before_ray_starts(results_dir):
            ["--objectives", "coverage:up", "--search", "optuna"], ["--objectives", "coverage:max"],
            ["--num-samples", "0"], ["--set", "nonsense"], ["--metric", "covrage"],
            ["--metric", "jsd", "--mode", "max"], ["--metric", "notes_per_bar"],
-           ["--objectives", "jsd:max", "--search", "optuna"], ["--resume", "--name", "nope"], ["--population", "0"]]
+           ["--objectives", "jsd:max", "--search", "optuna"], ["--resume", "--name", "nope"], ["--population", "0"],
+           ["--only", "dg_ratio=7:1"], ["--only", "lr_d=1"], ["--only", "loss=hinge"], ["--only", "seed"]]
     import torch
 
     if not torch.cuda.is_available():
