@@ -10,7 +10,7 @@ compatible members train in one Ray actor as one batched model (mgen/train/popul
   collapse stopper, ASHA, an error), and the group leaves that member out from then on.
 - The group actor holds the resources of its P trials (capped at one node's CPUs and one GPU, since a
   population is one model on one device); a member trial holds no CPU, only memory, for its checkpoints
-  and pictures. Trials that cannot join a population (VAE, IMLE, WGAN-GP) hold a trial's resources.
+  and pictures. Trials that cannot join a population (WGAN-GP) hold a trial's resources.
 - A member trial that restarts from a checkpoint (a retry, --resume) continues alone.
 """
 from __future__ import annotations
