@@ -76,7 +76,7 @@ def test_pacgan_maxout_discriminator():
     d = build_models("gan", "points", 0, 0, 0, d_maxout=5)["D"]
     assert sum(p.numel() for p in d.parameters()) == (2 * 1000 + 1000) + 2 * (200 * 1000 + 1000) + 201
     x = torch.randn(B, 2)
-    logits, features = d(x, return_features=True)
+    logits, (features,) = d(x, return_features=True)
     assert logits.shape == (B,) and features.shape == (B, 200)
     # Each unit is the max of its pieces: never below any single piece.
     pieces = d.first.linear(x).view(B, 200, 5)
