@@ -18,18 +18,28 @@ def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = F
     # with "Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so" (3 of 3 first jobs on a new local
     # cluster; 0 of 3 with this order). --help and the flag checks still load neither.
     import torch  # noqa: F401
+
+    joining = bool(address or os.environ.get("RAY_ADDRESS"))
+    if not joining:
+        # A private single-machine Ray. Without this switch Ray puts the machine's routable address in place
+        # of 127.0.0.1, and its GCS, dashboard and autoscaler monitor listen on every interface. Ray reads
+        # it once, when `ray` is first imported: so before the import, and on Ray's constant where a caller
+        # (a notebook, a test) imported Ray already. The node processes inherit the environment.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
+    if not joining and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0":
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
     if ray.is_initialized():
         return
     if not verbose:  # said on every start; the README's Secrets section explains token authentication
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    if address or os.environ.get("RAY_ADDRESS"):
+    if joining:
         # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.
         ray.init(address=address, log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
         return
-    # A private single-machine Ray: without this switch Ray replaces 127.0.0.1 by the routable address.
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
 

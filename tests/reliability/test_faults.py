@@ -27,7 +27,9 @@ from mgen.study.trainable import trial_config
 from mgen.train import train
 from tests.reliability.driver import spec as driver_spec
 from tests.reliability.test_inputs import Marker
+from tests.study.test_job_submit import listening_addresses
 from tests.study.conftest import (
+    processes_naming,
     reports,
     stop_ray_under,
     study_args,
@@ -319,8 +321,17 @@ def test_wandb_unreachable_falls_back_to_offline_and_its_key_lands_in_no_file(re
 
 def test_two_local_studies_at_once_each_run_on_their_own_ray(results_dir, env, ray_tmpdir, tmp_path):
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    env = {k: v for k, v in env.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}  # the study keeps Ray local itself
     procs = [driver(results_dir, name, "--num-cpus", "1", env=env, log=log, steps=2000)
              for name, log in zip(("one", "two"), logs)]
+    # While both run: every process of their Rays (GCS, raylets, dashboard, monitor, workers) and the drivers
+    # listen on loopback only. (Ray read its switch for this at import, before the study set it: GCS listened
+    # on every interface and the dashboard and monitor on 0.0.0.0.)
+    wait_for(lambda: any(len(reports(t)) for t in trial_dirs(results_dir / "one"))
+             if (results_dir / "one").exists() else False, 300, logs[0], "a report of the first study")
+    pids = set(processes_naming(ray_tmpdir)) | {p.pid for p in procs}
+    addresses = listening_addresses(pids)
+    assert len(pids) >= 8 and addresses and addresses <= {"127.0.0.1", "::1"}, addresses
     for proc, log in zip(procs, logs):
         assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     for name in ("one", "two"):

@@ -15,7 +15,7 @@ import pretty_midi
 import pytest
 
 from mgen.wandb_offline import records as wandb_records
-from tests.study.conftest import stop_ray_under
+from tests.study.conftest import processes_naming, stop_ray_under
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,18 +50,6 @@ def listening_addresses(pids: set[int]) -> set[str]:
             ip = socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, packed)
             ips.add(ip.replace("::ffff:", ""))
     return ips
-
-
-def ray_pids() -> set[int]:
-    pids = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="ignore")
-        except OSError:
-            continue
-        if "ray" in cmd and ("gcs_server" in cmd or "raylet" in cmd or "dashboard" in cmd or "ray/" in cmd):
-            pids.add(int(pid))
-    return pids
 
 
 def agent_ports() -> list[str]:
@@ -103,14 +91,14 @@ def ray_head(tmp_path):
 
 def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     env, address = ray_head
-    addresses = listening_addresses(ray_pids())
+    addresses = listening_addresses(set(processes_naming(env["RAY_TMPDIR"])))  # this head's, not another Ray's
     assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
     results = tmp_path / "results"
     submit = submit_job(["--address", address, "--working-dir", ".", "--", "python", "studies/gan_collapse.py",
                          "--budget", "smoke", "--storage", str(results), "--name", "e2e",
-                         # Shortened to 400 iterations: this test is about the path from `ray job submit` to
+                         # Shortened to 200 iterations: this test is about the path from `ray job submit` to
                          # samples, not what the trials learn (tests/train and tests/study check that).
-                         "--set", "steps=400", "--set", "eval_every=200"], env, timeout=900)
+                         "--set", "steps=200", "--set", "eval_every=100"], env, timeout=900)
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
     study = results / "e2e"

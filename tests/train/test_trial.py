@@ -137,6 +137,5 @@ def test_reference_recipe_finds_most_planted_motifs():
                                  "batch_size": 32, "steps": 3000, "eval_every": 3000, "eval_samples": 256})
     m = list(train(cfg, load_dataset(cfg.data_config())))[-1].metrics
     assert m["modes_captured"] >= 6 and m["collapsed"] == 0 and m["failed"] == 0, m
-    # The old default output (independent sigmoid cells) with everything else the same does not learn.
-    sigmoid = TrialConfig.from_dict({**cfg.to_dict(), "g_output": "sigmoid"})
-    assert list(train(sigmoid, load_dataset(cfg.data_config())))[-1].metrics["modes_captured"] <= 2
+    # (The ablations, e.g. the old sigmoid-cell output with everything else the same finding 0-2 motifs, are
+    # measured in the README's recipe table rather than rerun here: the suite has a time budget.)
