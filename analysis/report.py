@@ -108,11 +108,16 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
     if baselines:
         load_study(baselines)  # a wrong --baselines is one line and exit 2, not a paragraph in the page
     work = Path(tempfile.mkdtemp(prefix="mgen-report-"))
+    from mgen.metrics.registry import health_status
+
+    # One status a trial, as in the trial table and the study's summary (a failed trial is not also counted
+    # as collapsed, though its collapsed flag may be set too).
+    status = [health_status(t.to_dict()) for _, t in study.trials.iterrows()]
     parts = [f"<h1>Study {html.escape(Path(results).name)}</h1>",
-             f'<p class="note">{len(study.trials)} trials from {html.escape(str(results))}; '
-             f"{int(study.trials['collapsed'].sum())} collapsed at their last report, "
-             f"{int(study.trials.get('failed', study.trials['diverged']).fillna(0).sum())} failed to train "
-             f"({int(study.trials['diverged'].sum())} of them diverged). Study metric: {html.escape(metric)} "
+             f'<p class="note">{len(study.trials)} trials from {html.escape(str(results))}; at their last report '
+             f"{status.count('healthy')} healthy, {status.count('collapsed')} collapsed, "
+             f"{status.count('failed')} failed to train "
+             f"({int(study.trials['diverged'].sum())} diverged). Study metric: {html.escape(metric)} "
              f"({'higher' if direction(metric) == 'max' else 'lower'} is better).</p>"]
     if study.unread:
         parts.append(f'<p class="warning">{len(study.unread)} trial folder(s) had no readable reports and are left '

@@ -150,6 +150,15 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
         assert heading in page
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file
+    # The opening counts partition the trials as the trial table does (one status each, from the last report).
+    trials = last_reports(gan)
+    counts = {s: 0 for s in ("healthy", "collapsed", "failed")}
+    for trial in sorted(gan.glob("trainable_*")):
+        last = pd.read_csv(trial / "progress.csv").iloc[-1]
+        counts["failed" if last["failed"] >= 1 else "collapsed" if last["collapsed"] >= 1 else "healthy"] += 1
+    assert sum(counts.values()) == len(trials)
+    assert (f"at their last report {counts['healthy']} healthy, {counts['collapsed']} collapsed, "
+            f"{counts['failed']} failed to train") in page, page[:2000]
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI"):
