@@ -108,11 +108,10 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
     if baselines:
         load_study(baselines)  # a wrong --baselines is one line and exit 2, not a paragraph in the page
     work = Path(tempfile.mkdtemp(prefix="mgen-report-"))
-    from mgen.metrics.registry import health_status
-
-    # One status a trial, as in the trial table and the study's summary (a failed trial is not also counted
-    # as collapsed, though its collapsed flag may be set too).
-    status = [health_status(t.to_dict()) for _, t in study.trials.iterrows()]
+    # The opening counts are the trial table's statuses, one a trial (a failed trial is not also counted as
+    # collapsed, though its collapsed flag may be set too).
+    rows = trial_rows(study, metric)
+    status = [r["status (last report)"] for r in rows]
     parts = [f"<h1>Study {html.escape(Path(results).name)}</h1>",
              f'<p class="note">{len(study.trials)} trials from {html.escape(str(results))}; at their last report '
              f"{status.count('healthy')} healthy, {status.count('collapsed')} collapsed, "
@@ -126,7 +125,7 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
         parts.append(f'<p class="warning">{len(study.trials)} trials: too few for importances and per-group '
                      "averages to be more than a rough reading; every aggregate below gives its n.</p>")
     parts.append(section("Study settings", settings_html(results, study)))
-    parts.append(section("Trials", table_html(trial_rows(study, metric))))
+    parts.append(section("Trials", table_html(rows)))
     try:
         files = collapse_map.run(results, work, list(dict.fromkeys([metric, "diversity", "collapsed", "failed"])))
         parts.append(section("Collapse maps", "".join(image(f) for f in files if f.suffix == ".png")))

@@ -42,7 +42,7 @@ def last_reports(study_dir: Path) -> pd.DataFrame:
     for trial in sorted(study_dir.glob("trainable_*")):
         params = json.loads((trial / "params.json").read_text())
         last = pd.read_csv(trial / "progress.csv").iloc[-1]
-        rows.append({**params, **{k: last[k] for k in ("coverage", "z_sensitivity", "jsd", "collapsed", "trial_id")}})
+        rows.append({**params, **{k: last[k] for k in ("coverage", "z_sensitivity", "jsd", "collapsed", "failed", "trial_id")}})
     return pd.DataFrame(rows)
 
 
@@ -151,12 +151,10 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file
     # The opening counts partition the trials as the trial table does (one status each, from the last report).
-    trials = last_reports(gan)
     counts = {s: 0 for s in ("healthy", "collapsed", "failed")}
-    for trial in sorted(gan.glob("trainable_*")):
-        last = pd.read_csv(trial / "progress.csv").iloc[-1]
+    for _, last in last_reports(gan).iterrows():
         counts["failed" if last["failed"] >= 1 else "collapsed" if last["collapsed"] >= 1 else "healthy"] += 1
-    assert sum(counts.values()) == len(trials)
+    assert sum(counts.values()) == len(list(gan.glob("trainable_*")))
     assert (f"at their last report {counts['healthy']} healthy, {counts['collapsed']} collapsed, "
             f"{counts['failed']} failed to train") in page, page[:2000]
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -56,7 +56,7 @@ def test_interval_distribution_of_constructed_bars():
     soft[0, 0, 0, 60] = soft[0, 0, 0, 64] = 0.5
     soft[0, 0, 1, 62] = 1
     assert interval_distribution(soft, 12)[0, :, 0, 0][[10, 14]].tolist() == [0.5, 0.5]
-    # D with interval features returns them as a second feature group, and trains (spectral norm included).
+    # D with interval features (spectral norm included) returns them as a second feature group.
     d = build_models("gan", "bars", 8, 16, 16, d_norm="spectral", d_intervals=12)["D"]
     logit, features = d(bar, return_features=True)
     assert logit.shape == (1,) and [f.shape for f in features] == [(1, 256), (1, 256)]
