@@ -6,8 +6,10 @@ forward passes replaced on the shared, storage-less template that vmap calls:
 - spectral normalisation: torch's parametrization updates its power-iteration vectors with `out=`
   ops, which vmap cannot batch; the replacement does the same iteration and copies into the buffers.
 - MidiNet's convolutions are linear maps (a kernel spanning all 128 pitches; pairs of time steps;
-  their transposes). Under vmap torch runs them as grouped convolutions, 2.5-3.5x slower on a CPU
-  (measured with P=16, width 32) than the same maps as einsums, which vmap turns into batched matmuls.
+  their transposes). Under vmap torch runs convolutions as grouped convolutions, 2.5-3.5x slower on a
+  CPU (measured with P=16, width 32) than the same maps as einsums, which vmap turns into batched
+  matmuls. mgen.models.midinet computes them as einsums for solo trials too; any other convolution a
+  member holds is routed through the same functions.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.utils.parametrizations import _SpectralNorm
+
+from mgen.models.midinet import conv_as_matmul, conv_transpose_as_matmul
 
 
 def _spectral_norm_forward(self: _SpectralNorm, weight: torch.Tensor) -> torch.Tensor:
@@ -38,30 +42,6 @@ def _spectral_norm_forward(self: _SpectralNorm, weight: torch.Tensor) -> torch.T
     return weight / torch.vdot(u, torch.mv(weight_mat, v))
 
 
-def _conv_forward(self: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    w = self.weight  # (C_out, C_in, kh, kw)
-    kh, kw = w.shape[2:]
-    if kh == 1 and kw == x.shape[-1] and self.stride == (1, 1):  # (B, C_in, H, W) -> (B, C_out, H, 1)
-        return (torch.einsum("bihp,oip->boh", x, w[:, :, 0]) + self.bias[:, None]).unsqueeze(-1)
-    if (kh, kw) == (2, 1) and self.stride == (2, 1) and x.shape[-1] == 1:  # pairs of time steps
-        b, c, h, _ = x.shape
-        pairs = x[..., 0].reshape(b, c, h // 2, 2)
-        return (torch.einsum("bcht,oct->boh", pairs, w[..., 0]) + self.bias[:, None]).unsqueeze(-1)
-    return nn.Conv2d.forward(self, x)
-
-
-def _conv_transpose_forward(self: nn.ConvTranspose2d, x: torch.Tensor) -> torch.Tensor:
-    w = self.weight  # (C_in, C_out, kh, kw)
-    kh, kw = w.shape[2:]
-    if x.shape[-1] == 1 and kh == 1 and self.stride == (1, 1):  # (B, C_in, H, 1) -> (B, C_out, H, kw)
-        return torch.einsum("bch,cop->bohp", x[..., 0], w[:, :, 0]) + self.bias[:, None, None]
-    if x.shape[-1] == 1 and (kh, kw) == (2, 1) and self.stride == (2, 1):  # (B, C_in, H, 1) -> (B, C_out, 2H, 1)
-        b, _, h, _ = x.shape
-        out = torch.einsum("bch,cot->boht", x[..., 0], w[..., 0]).reshape(b, -1, 2 * h)
-        return (out + self.bias[:, None]).unsqueeze(-1)
-    return nn.ConvTranspose2d.forward(self, x)
-
-
 def vmappable(module: nn.Module) -> nn.Module:
     """A storage-less copy of `module` whose forward passes vmap can batch (module docstring)."""
     base = copy.deepcopy(module).to("meta")
@@ -69,11 +49,10 @@ def vmappable(module: nn.Module) -> nn.Module:
         if isinstance(m, _SpectralNorm):
             m.forward = types.MethodType(_spectral_norm_forward, m)
         # isinstance: spectral normalisation makes a layer's class a parametrized subclass of Conv2d
-        elif isinstance(m, nn.Conv2d) and m.groups == 1 and m.padding == (0, 0) and m.dilation == (1, 1):
-            m.forward = types.MethodType(_conv_forward, m)
-        elif (isinstance(m, nn.ConvTranspose2d) and m.groups == 1 and m.padding == (0, 0)
-              and m.output_padding == (0, 0)):
-            m.forward = types.MethodType(_conv_transpose_forward, m)
+        elif isinstance(m, nn.Conv2d):  # mgen.models.midinet's convolutions already run as einsums
+            m.forward = types.MethodType(conv_as_matmul, m)
+        elif isinstance(m, nn.ConvTranspose2d):
+            m.forward = types.MethodType(conv_transpose_as_matmul, m)
     return base
 
 

@@ -62,6 +62,33 @@ def test_interval_distribution_of_constructed_bars():
     assert logit.shape == (1,) and [f.shape for f in features] == [(1, 256), (1, 256)]
 
 
+@pytest.mark.parametrize("transpose", [False, True])
+def test_midinet_convolutions_as_matmuls_equal_torchs_convolutions(transpose):
+    """midinet's Conv2d / ConvTranspose2d compute their linear maps as einsums: same outputs and gradients
+    as torch's convolutions with the same parameters, for every shape MidiNet uses, and torch's own
+    convolution for any other shape (here a 3x3 kernel)."""
+    from torch import nn
+
+    from mgen.models import midinet
+
+    mine, ref = (midinet.ConvTranspose2d, nn.ConvTranspose2d) if transpose else (midinet.Conv2d, nn.Conv2d)
+    cases = ([(8, 1, (1, 129), 1, (4, 8, 16, 1)), (8, 6, (2, 1), (2, 1), (4, 8, 4, 1)), (3, 5, 3, 1, (2, 3, 6, 6))]
+             if transpose else
+             [(1, 8, (1, 128), 1, (4, 1, 16, 128)), (8, 6, (2, 1), (2, 1), (4, 8, 16, 1)), (25, 8, 1, 1, (4, 25, 16, 1)),
+              (3, 5, 3, 1, (2, 3, 6, 6))])
+    torch.manual_seed(0)
+    for c_in, c_out, kernel, stride, shape in cases:
+        a, b = mine(c_in, c_out, kernel, stride=stride), ref(c_in, c_out, kernel, stride=stride)
+        b.load_state_dict(a.state_dict())
+        x = torch.randn(shape)
+        xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        ya, yb = a(xa), b(xb)
+        assert ya.shape == yb.shape and torch.allclose(ya, yb, atol=1e-5), (kernel, shape)
+        (ya * yb.detach()).sum().backward()
+        (yb * yb.detach()).sum().backward()
+        assert torch.allclose(xa.grad, xb.grad, atol=1e-4) and torch.allclose(a.weight.grad, b.weight.grad, atol=1e-4)
+
+
 def test_mlp_family_shapes():
     nets = build_models("gan", "points", 0, 0, 0)
     x = nets["G"](torch.randn(B, 2))
