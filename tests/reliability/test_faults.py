@@ -39,7 +39,7 @@ from tests.study.conftest import (
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-STEPS, EVERY = 4000, 200
+STEPS, EVERY = 2000, 100  # 20 reports a trial, about 13 s of training each
 N_REPORTS = STEPS // EVERY
 COMPARED = ["loss_d", "loss_g", "coverage", "precision", "density", "modes_captured", "high_quality", "z_sensitivity"]
 
@@ -301,7 +301,7 @@ def test_wandb_unreachable_falls_back_to_offline_and_its_key_lands_in_no_file(re
     env = {**env, "WANDB_API_KEY": key, "WANDB_BASE_URL": f"http://127.0.0.1:{free_port()}"}  # nothing listens
     env.pop("WANDB_MODE", None)
     log = tmp_path / "study.log"
-    proc = driver(results_dir, "b", "--num-cpus", "2", env=env, log=log, steps=600, wandb=True)
+    proc = driver(results_dir, "b", "--num-cpus", "2", env=env, log=log, steps=300, wandb=True)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     text = log.read_text()
     warnings = [line for line in text.splitlines() if line.startswith("warning: W&B:")]
@@ -322,7 +322,7 @@ def test_wandb_unreachable_falls_back_to_offline_and_its_key_lands_in_no_file(re
 def test_two_local_studies_at_once_each_run_on_their_own_ray(results_dir, env, ray_tmpdir, tmp_path):
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     env = {k: v for k, v in env.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}  # the study keeps Ray local itself
-    procs = [driver(results_dir, name, "--num-cpus", "1", env=env, log=log, steps=2000)
+    procs = [driver(results_dir, name, "--num-cpus", "1", env=env, log=log, steps=1000)
              for name, log in zip(("one", "two"), logs)]
     # While both run: every process of their Rays (GCS, raylets, dashboard, monitor, workers) and the drivers
     # listen on loopback only. (Ray read its switch for this at import, before the study set it: GCS listened
