@@ -59,11 +59,11 @@ def test_the_smoke_study_runs_across_the_nodes_of_a_local_cluster(bystander, tmp
         env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
         env.pop("RAY_ADDRESS", None)
         results = tmp_path / "results"
-        # The smoke study, shortened to 200 iterations and its 3 spectral-norm trials: this test is about where
+        # The smoke study, shortened to 100 iterations and its 3 spectral-norm trials: this test is about where
         # trials run, not what they learn.
         submit = submit_job(["--address", info["address"], "--working-dir", ".", "--", "python",
                              "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "mc",
-                             "--set", "steps=200", "--set", "eval_every=100", "--only", "d_norm=spectral"], env,
+                             "--set", "steps=100", "--set", "eval_every=50", "--only", "d_norm=spectral"], env,
                             timeout=900)
         output = submit.stdout + submit.stderr
         assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
@@ -74,7 +74,7 @@ def test_the_smoke_study_runs_across_the_nodes_of_a_local_cluster(bystander, tmp
         nodes = set()
         for trial in trials:  # complete: every report and a checkpoint per report
             progress = pd.read_csv(trial / "progress.csv")
-            assert list(progress["step"]) == [100, 200] and len(list(trial.glob("checkpoint_*/checkpoint.pt"))) == 2
+            assert list(progress["step"]) == [50, 100] and len(list(trial.glob("checkpoint_*/checkpoint.pt"))) == 2
             nodes |= set(progress["node_id"])
         head, *workers = info["node_ids"]
         assert nodes == set(workers), (nodes, info["node_ids"])  # both workers ran trials; the head (0 CPUs) none
