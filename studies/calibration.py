@@ -27,8 +27,8 @@ BUDGETS = {
     # Three seeds, 10,000 steps, a report every 1,000 so the table can show whether a row has stopped moving.
     # Hours on 2 CPU cores: the GAN rows alone, one seed (`--only variant=gan/1:1,gan/5:1,gan/1:5 --only
     # seed=0`), took 84 min, partly shared with other jobs; VAE and IMLE, three seeds, 25 min (about 155 s
-    # and 320 s a trial). --population does not help here: on this CPU a
-    # population of these MLPs is slower per member than trials alone.
+    # and 320 s a trial). --population does not help here: on this CPU a population of these MLPs is
+    # slower per member than trials alone.
     "small": Budget({"steps": 10000, "eval_every": 1000}, num_samples=1, search="grid", space={"seed": Choice((0, 1, 2))}),
     "full": Budget({"steps": 25000, "eval_every": 2500}, num_samples=1, search="grid"),
 }
