@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,7 +125,9 @@ def _cache_key(cfg: DataConfig) -> str:
 
 
 def _save(ds: BarDataset, path: Path) -> None:
-    tmp = path.with_suffix(".tmp.npz")
+    # A temporary name of this process's own: two processes building the same data set at once (two
+    # studies on a fresh cache) each write their own file, and the last rename wins with a whole file.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
     np.savez(tmp, x=np.packbits(ds.x, axis=-1), prev=np.packbits(ds.prev, axis=-1), chord=ds.chord,
              piece=ds.piece, stats=json.dumps(ds.stats))
     os.replace(tmp, path)
