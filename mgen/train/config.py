@@ -88,6 +88,7 @@ class TrialConfig:
     g_output: str = "sigmoid"  # bars: sigmoid (independent cells) | softmax | onehot (a pitch-or-rest categorical a step)
     d_norm: str = "none"  # none | spectral (spectral normalisation on every D layer)
     d_intervals: int = 0  # bars: D also sees the pitch interval between consecutive steps, -R..R semitones (0 = off)
+    d_pair_kernel: int = 0  # bars: D's pair features, a (2 steps x K pitches) conv, max over pitch; K odd (0 = off)
     # --- GAN schedule and optimisation ---
     loss: str = "nonsat"  # nonsat | minimax | hinge | lsgan | wgan-gp
     d_steps: int = 1  # D updates per iteration (5 with g_steps=1 is 5:1)
@@ -100,7 +101,7 @@ class TrialConfig:
     beta2_g: float = 0.999
     gp_weight: float = 10.0  # WGAN-GP gradient penalty weight (Gulrajani et al. 2017)
     fm_weight: float = 0.0  # feature matching weight added to G's loss (Salimans et al. 2016)
-    fm_interval_weight: float = 1.0  # with d_intervals: weight of D's interval features in feature matching, relative
+    fm_interval_weight: float = 1.0  # with d_intervals or d_pair_kernel: weight of those features in feature matching, relative
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this
     # --- baselines ---
     kl_weight: float = 1.0  # VAE: weight of the KL term
@@ -159,6 +160,7 @@ class TrialConfig:
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
             ("d_maxout", 0, 16), ("data_std", 0.0, 1.0), ("d_intervals", 0, 64), ("fm_interval_weight", 0.0, 1e4),
+            ("d_pair_kernel", 0, 127),
         ]
         for name, lo, hi in ranges:
             value = getattr(self, name)
@@ -173,6 +175,11 @@ class TrialConfig:
                             "output: give g_output=sigmoid (the default), e.g. --set g_output=sigmoid")
         if self.d_intervals and self.data in ("ring", "grid"):
             raise UserError(f"config d_intervals is for bars (intervals between steps), not the 2D set {self.data!r}; leave it 0")
+        if self.d_pair_kernel and self.data in ("ring", "grid"):
+            raise UserError(f"config d_pair_kernel is for bars (pairs of steps), not the 2D set {self.data!r}; leave it 0")
+        if self.d_pair_kernel % 2 == 0 and self.d_pair_kernel:
+            raise UserError(f"config d_pair_kernel={self.d_pair_kernel} must be odd (a window centred on each pitch), "
+                            f"e.g. {self.d_pair_kernel + 1}")
         if self.data_std and self.data not in ("ring", "grid"):
             raise UserError(f"config data_std is the sd of the 2D sets' Gaussians, not of {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":

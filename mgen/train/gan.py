@@ -19,7 +19,7 @@ def discriminator_loss(D, real, fake, prev, chord, loss: str, smooth):
 def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_matching: bool, fm_interval_weight=0.0):
     """G's loss on noise z; with feature matching, plus fm_weight times the squared distance between the
     mean features of D's early layer on the generated and the real batch (Salimans et al. 2016), D's
-    interval features (if it has them) weighted fm_interval_weight times as much."""
+    interval and pair features (if it has them) weighted fm_interval_weight times as much."""
     fake = G(z, prev, chord)
     fake_out, fake_features = D(fake, prev, chord, return_features=True)
     out = LOSSES[loss][1](fake_out)
@@ -27,7 +27,7 @@ def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_mat
         with torch.no_grad():
             _, real_features = D(real, prev, chord, return_features=True)
         gaps = [((r.mean(0) - f.mean(0)) ** 2).sum() for r, f in zip(real_features, fake_features)]
-        out = out + fm_weight * (gaps[0] if len(gaps) == 1 else gaps[0] + fm_interval_weight * gaps[1])
+        out = out + fm_weight * (gaps[0] if len(gaps) == 1 else gaps[0] + fm_interval_weight * sum(gaps[1:]))
     return out
 
 

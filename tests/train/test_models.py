@@ -62,6 +62,47 @@ def test_interval_distribution_of_constructed_bars():
     assert logit.shape == (1,) and [f.shape for f in features] == [(1, 256), (1, 256)]
 
 
+def test_pair_features_see_the_step_between_notes_wherever_it_lies():
+    """D's pair features (d_pair_kernel): the same melody a fourth higher gives the same features (the maximum
+    over pitch positions), a melody that leaps does not, and D returns them as their own feature group."""
+    def bar(pitches):
+        x = torch.zeros(1, 1, 16, 128)
+        for t, pitch in enumerate(pitches):
+            x[0, 0, t, pitch] = 1
+        return x
+
+    torch.manual_seed(0)
+    d = build_models("gan", "bars", 8, 16, 16, d_pair_kernel=25)["D"].eval()
+    steps = [60, 62, 64, 65, 67, 65, 64, 62] * 2
+    with torch.no_grad():
+        (_, (pitch, pairs)), (_, (pitch_up, pairs_up)), (_, (_, leaps)) = (
+            d(bar(p), return_features=True) for p in (steps, [p + 5 for p in steps], [60, 67] * 8))
+    assert pairs.shape == (1, 256) and torch.allclose(pairs, pairs_up, atol=1e-6)
+    assert not torch.allclose(pitch, pitch_up, atol=1e-3)  # the pitch features do see where the melody lies
+    assert (pairs - leaps).abs().max() > 1e-2
+    # Both kinds at once: pitch, interval, then pair features.
+    d = build_models("gan", "bars", 8, 16, 16, d_norm="spectral", d_intervals=6, d_pair_kernel=5)["D"]
+    assert [f.shape for f in d(bar(steps), return_features=True)[1]] == [(1, 256)] * 3
+
+
+def test_a_spectrally_normed_convolution_of_another_shape_runs_one_power_iteration_a_call():
+    """A convolution that falls back to torch's (D's pair features) reads its weight once a call: reading a
+    spectrally normed weight runs a power iteration, and two a call would train another network."""
+    from torch import nn
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    from mgen.models import midinet
+
+    torch.manual_seed(0)
+    a = spectral_norm(midinet.Conv2d(1, 4, (2, 5), padding=(0, 2)))
+    b = spectral_norm(nn.Conv2d(1, 4, (2, 5), padding=(0, 2)))
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(3, 1, 16, 128)
+    for _ in range(3):
+        assert torch.equal(a(x), b(x))
+    assert torch.equal(a.parametrizations.weight[0]._u, b.parametrizations.weight[0]._u)
+
+
 @pytest.mark.parametrize("transpose", [False, True])
 def test_midinet_convolutions_as_matmuls_equal_torchs_convolutions(transpose):
     """midinet's Conv2d / ConvTranspose2d compute their linear maps as einsums: same outputs and gradients

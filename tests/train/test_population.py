@@ -18,8 +18,9 @@ from tests.train.test_models import tiny
 RECIPE = {k: v for k, v in REFERENCE_RECIPE.items() if k not in ("d_steps", "g_steps", "lr_d", "lr_g")}
 ARCHITECTURES = {
     "recipe": {**RECIPE},  # softmax output, spectral-normalised D, feature matching
-    # sigmoid output, no normalisation, D's interval features
-    "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan", "d_intervals": 6, "fm_weight": 1.0},
+    # sigmoid output, no normalisation, D's interval and pair features
+    "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan", "d_intervals": 6, "d_pair_kernel": 5,
+                    "fm_weight": 1.0},
     "points": {"data": "ring", "data_n_samples": 512, "d_maxout": 5, "d_norm": "spectral", "loss": "hinge"},
 }
 # Members differ in what a trial's scalars set: seed, learning rates, betas, D/G schedule, smoothing.
