@@ -127,10 +127,15 @@ def _cache_key(cfg: DataConfig) -> str:
 def _save(ds: BarDataset, path: Path) -> None:
     # A temporary name of this process's own: two processes building the same data set at once (two
     # studies on a fresh cache) each write their own file, and the last rename wins with a whole file.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp.npz")
-    np.savez(tmp, x=np.packbits(ds.x, axis=-1), prev=np.packbits(ds.prev, axis=-1), chord=ds.chord,
-             piece=ds.piece, stats=json.dumps(ds.stats))
-    os.replace(tmp, path)
+    # A failed write (a full disk) removes its file, as mgen.study.storage.write_atomic does.
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.npz")
+    try:
+        np.savez(tmp, x=np.packbits(ds.x, axis=-1), prev=np.packbits(ds.prev, axis=-1), chord=ds.chord,
+                 piece=ds.piece, stats=json.dumps(ds.stats))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _load(path: Path, cfg: DataConfig) -> BarDataset:
