@@ -36,3 +36,30 @@ def tmp_cache(tmp_path, monkeypatch):
     """A fresh, empty data cache for tests that count builds."""
     monkeypatch.setenv("MGEN_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A private local Ray on 127.0.0.1 with 2 CPUs, started as a study starts its own (mgen.study.tuner.init_ray)
+    and shared by the module's in-process studies: a study leaves a Ray it did not start running, so the module
+    pays Ray's start and stop (about 12 s on 2 busy cores) once rather than per study. Stopped at the module's end.
+    Tests that need a study to start its own Ray (its --num-cpus, or nothing started at all) use `own_ray`."""
+    import ray
+
+    from mgen.study.tuner import init_ray
+
+    if not ray.is_initialized():
+        init_ray(2)
+    yield
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture
+def own_ray():
+    """No Ray in this process when the test starts (a module's shared one is stopped; a later test that asks for
+    `local_ray` gets its studies' own Rays)."""
+    import sys
+
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()

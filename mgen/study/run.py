@@ -54,8 +54,8 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
     print(f"{spec.name}: {sizes}; {args.search} search, "
           f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
-    init_ray(args.num_cpus, getattr(args, "address", None), getattr(args, "verbose", False))
-    check_cluster_gpus(args.gpus_per_trial)
+    started = init_ray(args.num_cpus, getattr(args, "address", None), getattr(args, "verbose", False))
+    check_cluster_gpus(args.gpus_per_trial, started)
     tuner = build_tuner(plan, datasets)
     if plan.local_storage and not args.resume:
         from mgen.study import trust
@@ -67,7 +67,8 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
         try:
             results = tuner.fit()
         finally:
-            ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
+            if started:  # a Ray this process had before the study (a notebook's) stays up
+                ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
         summary = summarise(plan, results)
     if not args.no_wandb:
         from mgen.study.wandb_log import log_study_run

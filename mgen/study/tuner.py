@@ -10,10 +10,14 @@ from mgen.study.plan import Plan, is_control
 from mgen.train.config import TrialConfig
 
 
-def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = False) -> None:
+def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = False) -> bool:
     """Join the cluster named by --address or RAY_ADDRESS (a submitted job has it set); else start a
     private Ray on 127.0.0.1. Never joins whatever Ray happens to run on the machine: a second local
-    study used to join the first one's, queue behind its trials and die with it."""
+    study used to join the first one's, queue behind its trials and die with it.
+
+    Where this process is already connected to a Ray (a notebook's `ray.init()`), the study runs on that
+    one and leaves it running. Returns whether this call connected, i.e. whether the study should shut
+    Ray down when it ends: stop only what you started."""
     # torch before Ray: a job's driver that imported torch after joining a freshly started cluster died
     # with "Intel oneMKL FATAL ERROR: Cannot load libtorch_cpu.so" (3 of 3 first jobs on a new local
     # cluster; 0 of 3 with this order). --help and the flag checks still load neither.
@@ -33,26 +37,33 @@ def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = F
 
         ray_constants.ENABLE_RAY_CLUSTER = False
     if ray.is_initialized():
-        return
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if num_cpus is not None and num_cpus != cpus:
+            print(f"note: --num-cpus {num_cpus} has no effect: this process's Ray is already running, with "
+                  f"{cpus:g} CPUs", file=sys.stderr)
+        return False
     if not verbose:  # said on every start; the README's Secrets section explains token authentication
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if joining:
         # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.
         ray.init(address=address, log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
-        return
+        return True
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=verbose, logging_level=logging.INFO if verbose else logging.WARNING)
+    return True
 
 
-def check_cluster_gpus(gpus_per_trial: float) -> None:
-    """Once Ray runs: refuse a GPU request no node of the cluster can meet (Tune would wait for ever)."""
+def check_cluster_gpus(gpus_per_trial: float, started: bool = True) -> None:
+    """Once Ray runs: refuse a GPU request no node of the cluster can meet (Tune would wait for ever);
+    `started`: this study connected to Ray, so disconnects before refusing."""
     if gpus_per_trial <= 0:
         return
     import ray
 
     most = max((n.get("Resources", {}).get("GPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
     if most < gpus_per_trial:
-        ray.shutdown()
+        if started:
+            ray.shutdown()
         raise UserError(f"--gpus-per-trial {gpus_per_trial:g}: no node of this Ray cluster has that many GPUs "
                         f"(the most on one node: {most:g}); lower it, or add GPU nodes")
 

@@ -25,7 +25,7 @@ MOTIFS = ["--data", "motifs", "--search", "grid", "--no-collapse-stop", "--num-s
 
 
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
+def studies(local_ray, tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
     gan = tiny_spec(space={"dg_ratio": Choice(("1:1", "1:5")), "lr_d": Choice((1e-4, 1e-3)),
                            "conditioning": Choice(("none", "prev+chord/1d")), "seed": Choice((0, 1))},

@@ -279,7 +279,7 @@ def test_unwritable_and_full_storage_are_refused_before_ray_starts(tmpfs, capsys
 
 
 def test_a_disk_that_fills_up_mid_study_ends_in_one_line_and_keeps_what_was_written(tmpfs, env, tmp_path):
-    disk = tmpfs(3)
+    disk = tmpfs(1)  # fills at about step 400 of the first trials (3 MB: step 1,600 of 2,000)
     log = tmp_path / "study.log"
     proc = driver(disk, "f", "--num-cpus", "2", "--min-free-mb", "0", env=env, log=log)
     assert proc.wait(timeout=600) == 1

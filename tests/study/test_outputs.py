@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> Path:
+def study(local_ray, tmp_path_factory) -> Path:
     """A two-trial study on planted motifs (music: bars, MIDI, audio) with W&B offline."""
     results = tmp_path_factory.mktemp("wandb") / "results"
     spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1"))}, steps=40, eval_every=10)

@@ -8,6 +8,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+import ray
 
 from mgen.errors import UserError
 from mgen.study import Choice, LogUniform, run_study
@@ -24,9 +25,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_invalid_flags_fail_before_ray_starts(results_dir):
-    import ray
-
+def test_invalid_flags_fail_before_ray_starts(results_dir, own_ray):
     spec = tiny_spec()
     bad = [["--data", "mozart"], ["--set", "lr_d=-1"], ["--set", "loss=wasserstein"],
            ["--objectives", "coverage:up", "--search", "optuna"], ["--objectives", "coverage:max"],
@@ -68,9 +67,27 @@ def test_mgen_cli_version_and_bad_generate_counts(capsys):
         "mgen: error: --n 0 is invalid; give the number of bars to generate, 1 or more (e.g. --n 32)")
 
 
-def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(results_dir):
+def test_a_reused_worker_gives_the_same_metrics_as_a_fresh_one(results_dir, own_ray):
+    # The grid's one config three times on one CPU: trials 2 and 3 run in the worker trial 1 used.
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:2",))}, steps=30)
+    summary = run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "3", "--num-cpus", "1"))
+    assert summary["trials"] == 3 and summary["errored"] == 0
+    runs = [reports(t) for t in trial_dirs(results_dir / "t")]
+    assert len({int(r["pid"].iloc[0]) for r in runs}) == 1, "the worker was not reused"
+    metrics = ["loss_d", "loss_g", "coverage", "precision", "modes_captured", "high_quality", "z_sensitivity"]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0][metrics], other[metrics])
+    assert not ray.is_initialized()  # the study stopped the Ray it started
+
+
+def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(local_ray, results_dir, capsys):
     summary = run_study(tiny_spec(), study_args(results_dir, "--search", "optuna", "--num-samples", "3",
-                                                "--objectives", "coverage:max,precision:max", "--no-collapse-stop"))
+                                                "--objectives", "coverage:max,precision:max", "--no-collapse-stop",
+                                                "--num-cpus", "1"))
+    # It ran on the Ray this process had (a notebook's, here the module's), said that --num-cpus could not
+    # apply, and left that Ray running: a study stops only a Ray it started.
+    assert ray.is_initialized()
+    assert "note: --num-cpus 1 has no effect: this process's Ray is already running, with 2 CPUs" in capsys.readouterr().err
     study_dir = results_dir / "t"
     assert summary["trials"] == 3 and summary["errored"] == 0
     for trial in trial_dirs(study_dir):
@@ -83,7 +100,7 @@ def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(results_dir):
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
-def test_asha_stops_weak_trials_early(results_dir):
+def test_asha_stops_weak_trials_early(local_ray, results_dir):
     # The grid runs the four lr_g=1e-3 trials first; the lr_g=1e-5 ones that follow score far lower at
     # every rung, so ASHA (asynchronous: it compares with trials seen so far) stops them early.
     spec = tiny_spec(space={"lr_d": Choice((1e-5, 3e-5, 1e-4, 3e-4)), "lr_g": Choice((1e-3, 1e-5))},
@@ -96,7 +113,7 @@ def test_asha_stops_weak_trials_early(results_dir):
     assert max(lengths[:4]) == 8 and max(lengths[4:]) < 8, lengths
 
 
-def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(results_dir):
+def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(local_ray, results_dir):
     # Unit: consecutive collapsed reports only.
     stopper = CollapseStopper(patience=2)
     assert [stopper("a", {"collapsed": c}) for c in (1, 0, 1, 1)] == [False, False, False, True]
@@ -115,19 +132,7 @@ def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(results_
     assert len(diverse) == 6 and diverse["collapsed"].tolist() == [0.0] * 6 and diverse["failed"].iloc[0] == 1.0
 
 
-def test_a_reused_worker_gives_the_same_metrics_as_a_fresh_one(results_dir):
-    # The grid's one config three times on one CPU: trials 2 and 3 run in the worker trial 1 used.
-    spec = tiny_spec(space={"dg_ratio": Choice(("1:2",))}, steps=30)
-    summary = run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "3", "--num-cpus", "1"))
-    assert summary["trials"] == 3 and summary["errored"] == 0
-    runs = [reports(t) for t in trial_dirs(results_dir / "t")]
-    assert len({int(r["pid"].iloc[0]) for r in runs}) == 1, "the worker was not reused"
-    metrics = ["loss_d", "loss_g", "coverage", "precision", "modes_captured", "high_quality", "z_sensitivity"]
-    for other in runs[1:]:
-        pd.testing.assert_frame_equal(runs[0][metrics], other[metrics])
-
-
-def test_random_search_samples_the_same_configs_with_the_same_seed(results_dir):
+def test_random_search_samples_the_same_configs_with_the_same_seed(local_ray, results_dir):
     spec = tiny_spec(steps=10, eval_every=10)
     sampled = []
     for name in ("a", "b"):
@@ -136,7 +141,7 @@ def test_random_search_samples_the_same_configs_with_the_same_seed(results_dir):
     assert sampled[0] == sampled[1] and sampled[0][0]["lr_d"] != sampled[0][1]["lr_d"], sampled
 
 
-def test_summary_marks_failed_and_collapsed_trials_and_warns_when_none_is_healthy(results_dir, capsys):
+def test_summary_marks_failed_and_collapsed_trials_and_warns_when_none_is_healthy(local_ray, results_dir, capsys):
     # Ten iterations of a GAN on motifs learn nothing: every trial must be marked, and the best one
     # must not be presented as a finding.
     spec = tiny_spec(steps=10, eval_every=10)
@@ -152,7 +157,7 @@ def test_summary_marks_failed_and_collapsed_trials_and_warns_when_none_is_health
     assert saved["healthy"] == 0 and saved["ranked"][0]["status"] == summary["ranked"][0]["status"]
 
 
-def test_positive_controls_run_once_per_seed_and_are_reported(results_dir):
+def test_positive_controls_run_once_per_seed_and_are_reported(local_ray, results_dir):
     control = {"dg_ratio": "1:1", "lr_d": 5e-4}
     spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1")), "lr_d": LogUniform(1e-4, 1e-3),
                             "seed": Choice((0, 1))}, steps=10, eval_every=10, control=control)

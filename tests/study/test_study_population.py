@@ -16,7 +16,7 @@ def params_of(trial_dir) -> dict:
     return json.loads((trial_dir / "params.json").read_text())
 
 
-def test_a_population_study_reports_each_member_as_its_own_trial(results_dir):
+def test_a_population_study_reports_each_member_as_its_own_trial(local_ray, results_dir):
     spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "3:1")), "seed": Choice((0, 1))}, steps=40, eval_every=10)
     summary = run_study(spec, study_args(results_dir, "--search", "grid", "--num-samples", "1", "--population", "4",
                                          "--population-wait", "5",
@@ -40,7 +40,7 @@ def test_a_population_study_reports_each_member_as_its_own_trial(results_dir):
     assert len({round(reports(t)["loss_d"].iloc[-1], 6) for t in trials}) == 4
 
 
-def test_asha_stops_members_and_their_population_trains_on(results_dir):
+def test_asha_stops_members_and_their_population_trains_on(local_ray, results_dir):
     # As test_asha_stops_weak_trials_early, with the eight trials in one population: the ones ASHA stops
     # are left out of the batched model, the others run to the end.
     spec = tiny_spec(space={"lr_d": Choice((1e-5, 3e-5, 1e-4, 3e-4)), "lr_g": Choice((1e-3, 1e-5))},
@@ -55,7 +55,7 @@ def test_asha_stops_members_and_their_population_trains_on(results_dir):
     assert all(set(r["population_size"]) == {8} for r in runs)
 
 
-def test_optuna_searches_population_members_one_trial_at_a_time(results_dir):
+def test_optuna_searches_population_members_one_trial_at_a_time(local_ray, results_dir):
     import optuna
 
     spec = tiny_spec(space={"lr_d": LogUniform(1e-4, 1e-3), "seed": Choice((0, 1, 2))}, steps=20, eval_every=10)
