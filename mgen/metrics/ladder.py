@@ -59,7 +59,14 @@ def repeat_to(bars: np.ndarray, n: int) -> np.ndarray:
 def distinct_bars(bars: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """k distinct bars drawn from `bars` (in random order; fewer if fewer are distinct)."""
     order = rng.permutation(len(bars))
-    _, first = np.unique(bars[order].reshape(len(bars), -1), axis=0, return_index=True)
+    rows = bars[order].reshape(len(bars), -1)
+    if rows.dtype == bool:  # 8 cells a byte: the same rows compare equal, and a row is 256 bytes, not 2,048
+        rows = np.packbits(rows, axis=1)
+    rows = np.ascontiguousarray(rows)
+    # Each row as one opaque value: np.unique over a 1-D array of them gives the same first occurrences as
+    # axis=0, which sorts a structured view field by field (10,000 motif bars: 0.01 s against 4.8 s).
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first = np.unique(keys, return_index=True)
     pick = order[np.sort(first)][:k]
     return bars[pick]
 

@@ -31,3 +31,23 @@ def test_metrics_check_command_prints_the_ladder_and_its_verdict(tmp_path):
     for row in ("held_out", "memoriser", "k64", "k1", "hub_embedding", "random_cells", "motif_8"):
         assert row in out.stdout
     assert (tmp_path / "ladder_motifs_256.csv").exists()
+
+
+def test_distinct_bars_are_the_first_occurrences_of_the_distinct_rows():
+    """K distinct bars among repeats: all K come back, each once, the first occurrence of each in the shuffled
+    order, as np.unique(axis=0) finds them."""
+    import numpy as np
+
+    from mgen.metrics.ladder import distinct_bars
+
+    rng = np.random.default_rng(0)
+    k_bars = rng.random((5, 16, 128)) < 0.05
+    k_bars[1] = k_bars[0]
+    k_bars[1, 3, 7] = ~k_bars[0, 3, 7]  # bars 0 and 1 differ in one cell (one bit once packed) only
+    bars = k_bars[rng.integers(0, 5, 200)]
+    got = distinct_bars(bars, 99, np.random.default_rng(1))
+    assert len(got) == 5 and len({b.tobytes() for b in got}) == 5
+    order = np.random.default_rng(1).permutation(len(bars))
+    _, first = np.unique(bars[order].reshape(len(bars), -1), axis=0, return_index=True)
+    np.testing.assert_array_equal(got, bars[order[np.sort(first)]])
+    assert len(distinct_bars(bars, 3, np.random.default_rng(1))) == 3
