@@ -98,7 +98,8 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
                          "--budget", "smoke", "--storage", str(results), "--name", "e2e",
                          # Shortened to its 1:1 trials (the control and D without normalisation) at 200
                          # iterations: this test is about the path from `ray job submit` to samples, not what
-                         # the trials learn (tests/train and tests/study check that; tests/cluster runs 2 on two nodes).
+                         # the trials learn (tests/train and tests/study check that; tests/cluster runs two
+                         # trials on two nodes).
                          "--only", "dg_ratio=1:1", "--set", "steps=200", "--set", "eval_every=100"], env, timeout=900)
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0 and "succeeded" in output, output[-5000:]

@@ -87,7 +87,8 @@ def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(local_ray, res
     # It ran on the Ray this process had (a notebook's, here the module's), said that --num-cpus could not
     # apply, and left that Ray running: a study stops only a Ray it started.
     assert ray.is_initialized()
-    assert "note: --num-cpus 1 has no effect: this process's Ray is already running, with 2 CPUs" in capsys.readouterr().err
+    note = "note: --num-cpus 1 has no effect: this process's Ray is already running, with 2 CPUs"
+    assert note in capsys.readouterr().err
     study_dir = results_dir / "t"
     assert summary["trials"] == 3 and summary["errored"] == 0
     for trial in trial_dirs(study_dir):
