@@ -48,10 +48,9 @@ def local_ray():
 
     from mgen.study.tuner import init_ray
 
-    if not ray.is_initialized():
-        init_ray(2)
+    started = init_ray(2)  # False where a Ray already runs in this process: then it is not this fixture's to stop
     yield
-    if ray.is_initialized():
+    if started:
         ray.shutdown()
 
 

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 from mgen.data import corpora, synthetic
 from mgen.data.bars import CHORD_DIM, PITCHES, STEPS, Piece, key_shift_to_c, piece_to_bars
 from mgen.errors import UserError
+from mgen.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -125,17 +125,9 @@ def _cache_key(cfg: DataConfig) -> str:
 
 
 def _save(ds: BarDataset, path: Path) -> None:
-    # A temporary name of this process's own: two processes building the same data set at once (two
-    # studies on a fresh cache) each write their own file, and the last rename wins with a whole file.
-    # A failed write (a full disk) removes its file, as mgen.study.storage.write_atomic does.
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.npz")
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, x=np.packbits(ds.x, axis=-1), prev=np.packbits(ds.prev, axis=-1), chord=ds.chord,
                  piece=ds.piece, stats=json.dumps(ds.stats))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _load(path: Path, cfg: DataConfig) -> BarDataset:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mgen.errors import UserError
+from mgen.files import atomic_path
 
 MIN_FREE_MB_DEFAULT = 500  # measured: smoke studies wrote 53-530 MB here; full budgets keep every checkpoint, GBs
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG, errno.EIO}
@@ -58,16 +59,10 @@ def write_atomic(path: str | Path, text: str) -> Path:
     """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`; on any
     failure the old file (if any) is left as it was and the temporary file is removed."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

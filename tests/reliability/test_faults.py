@@ -190,10 +190,6 @@ def kill(proc: subprocess.Popen, ray_tmpdir: str):
     stop_ray_under(ray_tmpdir)  # what the killed driver's Ray left behind, and nothing else
 
 
-def total_reports(study: Path) -> int:
-    return sum(len(reports(t)) for t in trial_dirs(study))
-
-
 def between_trials(study: Path) -> bool:
     """The first trial finished and Tune knows it; the second is under way with a checkpoint Tune knows."""
     return (study.exists() and any(len(reports(t)) == N_REPORTS for t in trial_dirs(study))
