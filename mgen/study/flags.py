@@ -44,8 +44,9 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials running at once (default: as resources allow)")
     p.add_argument("--population", type=int, default=1, metavar="P",
-                   help="train up to P compatible GAN trials at once as one batched model, each still its own trial "
-                        "(its group holds P trials' resources, at most one node's CPUs and one GPU)")
+                   help="train up to P compatible trials with one D/G schedule at once as one batched model, each "
+                        "still its own trial (on a GPU its group holds P trials' shares, at most one GPU; on CPUs "
+                        "one trial's CPUs)")
     p.add_argument("--population-wait", type=float, default=10.0, metavar="SECONDS",
                    help="start a population with fewer than P trials when no other joined for this long")
     p.add_argument("--storage", help="results folder or URI (s3://...); default: $MGEN_RESULTS or ./results")

@@ -8,9 +8,17 @@ compatible members train in one Ray actor as one batched model (mgen/train/popul
   training past a report it waits until every member has either asked for its next report (Tune let it
   continue) or been stopped: the driver's callback tells the broker when Tune ends a trial (the
   collapse stopper, ASHA, an error), and the group leaves that member out from then on.
-- The group actor holds the resources of its P trials (capped at one node's CPUs and one GPU, since a
-  population is one model on one device); a member trial holds no CPU, only memory, for its checkpoints
-  and pictures. Trials that cannot join a population (WGAN-GP) hold a trial's resources.
+- A group's members also share their D/G schedule (`group_key`): a population trains mixed schedules,
+  but runs every extra D or G step on the subset that takes it. Measured on this 2-core machine
+  (one thread, 16 members at smoke sizes, benchmarks/README.md): 10.5 ms a member-update with the
+  space's five ratios mixed, 7.3-7.9 ms with one ratio (a trial alone: 16.2 ms).
+- On a GPU a group holds its P trials' GPU shares (at most one GPU, since a population is one model on
+  one device) and their CPUs (at most one node's). On CPUs only, it holds one trial's CPUs and runs
+  that many threads: torch's intra-op threads slow these small networks down (a population of 16 ran
+  2.0x slower an iteration with 2 threads than with 1, a trial alone 3.6x), so P members gain from
+  batching on one core each and groups run side by side, one a core. A member trial holds no CPU,
+  only memory, for its checkpoints and pictures. Trials that cannot join a population (WGAN-GP) hold a
+  trial's resources.
 - A member trial that restarts from a checkpoint (a retry, --resume) continues alone.
 """
 from __future__ import annotations
@@ -23,6 +31,15 @@ import ray
 from ray import tune
 
 from mgen.train import TrialConfig
+
+def group_key(config: TrialConfig) -> tuple | None:
+    """Member trials with equal keys may share a group: their population key and D/G schedule (module
+    docstring); None: the trial trains alone."""
+    from mgen.train.population import population_key
+
+    key = population_key(config)
+    return None if key is None else key + (("schedule", (config.d_steps, config.g_steps)),)
+
 
 # What a member trial itself holds: no CPU (its group's actor holds its share) but memory, which every
 # Ray node has, since Tune needs a trial to ask for something. It relays reports and writes files.
@@ -107,9 +124,7 @@ class Broker:
         self.members: dict[str, tuple] = {}  # trial_id -> (group, index)
 
     async def join(self, trial_id: str, config: dict):
-        from mgen.train.population import population_key
-
-        key = population_key(TrialConfig.from_dict(config))
+        key = group_key(TrialConfig.from_dict(config))
         future = asyncio.get_running_loop().create_future()
         self.pending[key].append((trial_id, config, future))
         self.joins[key] += 1
@@ -127,7 +142,7 @@ class Broker:
     def _launch(self, key: tuple) -> None:
         members, self.pending[key] = self.pending[key][:self.size], self.pending[key][self.size:]
         n = len(members)
-        cpus = min(self.cpus * n, self.cpus_cap)
+        cpus = group_cpus(self.cpus, self.gpus, n, self.cpus_cap)
         group = Group.options(num_cpus=cpus, num_gpus=min(self.gpus * n, 1.0), max_concurrency=n + 4).remote(
             [c for _, c, _ in members], self.datasets_ref, int(cpus))
         group.run.remote()
@@ -143,6 +158,12 @@ class Broker:
             return
         for key, pending in self.pending.items():  # ended before its group started: it will not fetch reports
             self.pending[key] = [p for p in pending if p[0] != trial_id]
+
+
+def group_cpus(cpus: float, gpus: float, members: int, cap: float) -> float:
+    """The CPUs a group of `members` trials holds (module docstring): on a GPU its members' (at most
+    `cap`, one node's), on CPUs only one trial's."""
+    return min(cpus * members, cap) if gpus > 0 else min(cpus, cap)
 
 
 class PopulationEnds(tune.Callback):
@@ -169,19 +190,18 @@ class Populations:
     @classmethod
     def start(cls, size: int, wait: float, datasets: dict, cpus: float, gpus: float, node_cpus: list[float]) -> "Populations":
         cap = max(node_cpus, default=1.0)
-        group_cpus = min(size * cpus, cap)
+        held = group_cpus(cpus, gpus, size, cap)
         broker = Broker.remote(size, wait, [ray.put(datasets)], cpus, gpus, cap)
         # One group more than the CPUs hold, so the next one gathers (full, of one key) while they train.
-        return cls(broker, size * (max(1, int(sum(node_cpus) // group_cpus)) + 1))
+        return cls(broker, size * (max(1, int(sum(node_cpus) // held)) + 1))
 
     @staticmethod
     def trial_resources(alone: dict):
         """Tune's resources for a trial config: a member's, or `alone` for a trial no population takes."""
         from mgen.study.trainable import trial_config
-        from mgen.train.population import population_key
 
         def bundle(config: dict) -> tune.PlacementGroupFactory:
-            wanted = MEMBER_RESOURCES if population_key(trial_config(config)) is not None else alone
+            wanted = MEMBER_RESOURCES if group_key(trial_config(config)) is not None else alone
             names = {"cpu": "CPU", "gpu": "GPU"}
             return tune.PlacementGroupFactory([{names.get(k, k): v for k, v in wanted.items() if v}])
 

@@ -28,7 +28,8 @@ def test_a_population_study_reports_each_member_as_its_own_trial(local_ray, resu
     for trial in trials:
         progress = reports(trial)
         assert progress["step"].tolist() == [10, 20, 30, 40]
-        assert progress["population_size"].tolist() == [4] * 4  # trained as one model of four
+        # Room for four, but a group's members share their D/G schedule: two models of two.
+        assert progress["population_size"].tolist() == [2] * 4
         # Its own metrics: what its config trained alone reports (the batched model sums in another order).
         cfg = trial_config(params_of(trial) | {k: v for k, v in spec.fixed.items()} | spec.budgets["smoke"].overrides
                            | {"data": "ring"})
@@ -66,3 +67,16 @@ def test_optuna_searches_population_members_one_trial_at_a_time(local_ray, resul
     study = optuna.load_study(study_name="t", storage=f"sqlite:///{results_dir / 't' / 'optuna.db'}")
     assert len(study.trials) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
     assert len({t.params["lr_d"] for t in study.trials}) == 3  # three suggestions, each a member
+
+
+def test_groups_share_a_schedule_and_hold_one_trials_cpus_unless_on_a_gpu():
+    from mgen.study.population import group_cpus, group_key
+
+    base = trial_config({"data": "ring"})
+    assert group_key(base) == group_key(trial_config({"data": "ring", "lr_d": 1e-3, "seed": 3}))
+    assert group_key(base) != group_key(trial_config({"data": "ring", "d_steps": 3}))
+    assert group_key(trial_config({"data": "ring", "loss": "wgan-gp"})) is None  # trains alone
+    assert group_cpus(cpus=1, gpus=0, members=16, cap=2) == 1  # CPUs only: one trial's, one thread
+    assert group_cpus(cpus=2, gpus=0, members=16, cap=8) == 2
+    assert group_cpus(cpus=1, gpus=0.25, members=4, cap=16) == 4  # on a GPU: its members' CPUs
+    assert group_cpus(cpus=1, gpus=0.25, members=32, cap=16) == 16  # at most one node's
