@@ -6,8 +6,8 @@
         python studies/gan_collapse.py --budget full --gpus-per-trial 0.25 --storage /shared/results
 
 The space is centred on the reference recipe (mgen.train.config.REFERENCE_RECIPE: a pitch-or-rest
-categorical a step, spectral normalisation in D, feature matching, lr_g = 2 lr_d), which also runs
-once per seed as the positive control.
+categorical a step, spectral normalisation in D, feature matching, lr_g = 2 lr_d, D's interval
+features on a head of their own), which also runs once per seed as the positive control.
 """
 import sys
 
@@ -19,19 +19,20 @@ SPACE = {
     "lr_d": LogUniform(1e-4, 2.5e-3),  # grid: 1e-4, 5e-4 (the recipe), 2.5e-3
     "lr_g": LogUniform(2e-4, 5e-3),  # grid: 2e-4, 1e-3 (the recipe), 5e-3
     "d_norm": Choice(("spectral", "none")),  # without spectral normalisation D wins or G collapses
-    "d_intervals": Choice((0, 12)),  # D also sees the intervals between steps: narrower bars on bach, less stable
+    "d_intervals": Choice((12, 0)),  # D's interval features, matched by G (the recipe), or none
     "conditioning": Choice(CONDITIONINGS),  # none, or {prev, chord, prev+chord} x {1d, 2d}
     "seed": Choice((0, 1, 2)),
 }
-FIXED = {**{k: REFERENCE_RECIPE[k] for k in ("method", "loss", "g_output", "fm_weight")}, "fm_interval_weight": 5.0}
+FIXED = {k: REFERENCE_RECIPE[k] for k in ("method", "loss", "g_output", "fm_weight", "d_extra_route")}
 CONTROL = {"dg_ratio": "1:1", "lr_d": REFERENCE_RECIPE["lr_d"], "lr_g": REFERENCE_RECIPE["lr_g"],
-           "d_norm": REFERENCE_RECIPE["d_norm"], "d_intervals": 0, "conditioning": "none"}
+           "d_norm": REFERENCE_RECIPE["d_norm"], "d_intervals": REFERENCE_RECIPE["d_intervals"], "conditioning": "none"}
 
 BUDGETS = {
     # Minutes on 2 CPU cores: a grid of D/G ratio x D normalisation at the recipe's learning rates.
     "smoke": Budget(MUSIC_BUDGET_OVERRIDES["smoke"], num_samples=1, search="grid",
                     space={"dg_ratio": Choice(("5:1", "1:1", "1:5")), "lr_d": CONTROL["lr_d"],
-                           "lr_g": CONTROL["lr_g"], "d_intervals": 0, "conditioning": "none", "seed": 0}),
+                           "lr_g": CONTROL["lr_g"], "d_intervals": CONTROL["d_intervals"], "conditioning": "none",
+                           "seed": 0}),
     "small": Budget(MUSIC_BUDGET_OVERRIDES["small"], num_samples=40),
     "full": Budget(MUSIC_BUDGET_OVERRIDES["full"], num_samples=300),  # the whole space
 }

@@ -29,6 +29,12 @@ D's pair features (`pair_kernel` K > 0, odd): a (2 steps x K pitches) convolutio
 consecutive steps, its maximum over pitch positions, added to D's early features: learned, pitch-invariant
 detectors of what one step leads to in the next (a step, a leap, a repeated note). They cost what their
 FLOPs say (at width 32, K 25: the recipe's iterations run at about a quarter of the speed).
+Where those extra features go (`extra_route`): "decision" adds them to D's early features, so D's one
+real/fake logit uses them; "matching" gives them a head of their own (a linear real/fake logit that D's
+loss trains beside the main one) and keeps them out of D's decision, so G meets them only through
+feature matching on their means and its adversarial loss sees D's decision alone. Routed so, D's
+interval features made the recipe learn faster on bach and kept motifs' modes, where in D's decision
+they cost modes (README, "The reference recipe").
 """
 from __future__ import annotations
 
@@ -164,10 +170,13 @@ def _with(h: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
 
 def interval_distribution(x: torch.Tensor, r: int) -> torch.Tensor:
     """(B, 2r+1, 16, 1): at step t < 15, q_t(d) = sum_p x_t(p) x_{t+1}(p + d) for d in -r..r; 0 at t = 15."""
+    b, steps = x.shape[0], x.shape[2] - 1
     now, following = x[:, 0, :-1], x[:, 0, 1:]  # (B, 15, 128)
-    windows = torch.nn.functional.pad(following, (r, r)).unfold(-1, PITCHES, 1)  # (B, 15, 2r+1, 128): p + d
-    q = (now[:, :, None, :] * windows).sum(-1).transpose(1, 2)  # (B, 2r+1, 15)
-    return torch.nn.functional.pad(q, (0, 1)).unsqueeze(-1)
+    # A cross-correlation of each step with the next over shifts -r..r: one grouped conv1d, a group per
+    # (bar, step); 2.6x faster forward and backward on a CPU than the products of an unfolded window.
+    q = F.conv1d(F.pad(following, (r, r)).reshape(1, b * steps, PITCHES + 2 * r),
+                 now.reshape(b * steps, 1, PITCHES), groups=b * steps)  # (1, B * 15, 2r+1)
+    return F.pad(q.reshape(b, steps, 2 * r + 1).transpose(1, 2), (0, 1)).unsqueeze(-1)
 
 
 class Generator(nn.Module):
@@ -206,10 +215,12 @@ class Generator(nn.Module):
 
 class Discriminator(nn.Module):
     """bar (B, 1, 16, 128) + conditions -> logit (B,); with return_features, also the early layer's
-    features for feature matching: (pitch features, then interval and pair features where D has them)."""
+    features for feature matching: (pitch features, then interval and pair features where D has them).
+    With extra_route "matching" (and interval or pair features) the logits are (B, 2): D's decision
+    and the extra features' own head; return_features gives the decision's logit only."""
 
     def __init__(self, width: int = 128, cond: str = "none", inject: str = "1d", out_dim: int = 1, intervals: int = 0,
-                 pair_kernel: int = 0):
+                 pair_kernel: int = 0, extra_route: str = "decision"):
         super().__init__()
         self.cond = ConditionEncoder(cond, inject, width)
         self.collapse = Conv2d(1, width, (1, PITCHES))
@@ -223,6 +234,8 @@ class Discriminator(nn.Module):
         self.act = nn.LeakyReLU(0.2)
         if pair_kernel:  # (B, 1, 16, 128) -> (B, C, 15, 128): every pair of consecutive steps, K pitches wide
             self.pair = Conv2d(1, width, (2, pair_kernel), padding=(0, pair_kernel // 2))
+        if extra_route == "matching" and (intervals or pair_kernel):  # the extra features' own real/fake head
+            self.extra_head = nn.Linear(width * STEPS, 1)
 
     def forward(self, x, prev=None, chord=None, return_features: bool = False):
         vec, maps = self.cond(prev, chord)
@@ -231,12 +244,17 @@ class Discriminator(nn.Module):
             features += (self.act(self.intervals(interval_distribution(x, self.interval_range))),)
         if hasattr(self, "pair"):  # the maximum over pitch positions; the last step has no successor
             features += (F.pad(self.act(self.pair(x)).amax(dim=3, keepdim=True), (0, 0, 0, 1)),)
-        h = sum(features[1:], features[0])
+        routed = hasattr(self, "extra_head")  # the extra features go to their own head, not to D's decision
+        h = features[0] if routed else sum(features[1:], features[0])
         for res, conv in zip(RESOLUTIONS[:-1], self.down):
             h = self.act(conv(_with(h, maps[res])))  # (B, C, res / 2, 1)
         out = self.head(_with(h.flatten(1), vec))  # (B, out_dim)
         out = out.squeeze(1) if out.shape[1] == 1 else out
-        return (out, tuple(f.flatten(1) for f in features)) if return_features else out
+        if return_features:
+            return out, tuple(f.flatten(1) for f in features)
+        if routed:  # both heads' logits: D's loss trains each
+            return torch.stack([out, self.extra_head(sum(features[2:], features[1]).flatten(1)).squeeze(1)], 1)
+        return out
 
 
 def spectral_normed(module: nn.Module) -> nn.Module:

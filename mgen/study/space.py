@@ -25,7 +25,7 @@ SEARCHES = ("grid", "random", "optuna")
 # Budgets of the music studies (gan_collapse, baselines): the same data, sizes and steps for every method.
 MUSIC_BUDGET_OVERRIDES = {
     # About 5 minutes on 2 CPU cores for gan_collapse's 6 trials: small nets, 1,000 iterations (the
-    # reference recipe is healthy on bach by 500-1,000; planted motifs need 2,000-3,000).
+    # reference recipe is healthy on bach by 500-1,000; planted motifs need 3,000-4,500).
     "smoke": {"g_width": 32, "d_width": 32, "z_dim": 32, "batch_size": 32, "steps": 1000, "eval_every": 250,
               "eval_samples": 256},
     # An hour or so on a workstation.

@@ -85,6 +85,36 @@ def test_pair_features_see_the_step_between_notes_wherever_it_lies():
     assert [f.shape for f in d(bar(steps), return_features=True)[1]] == [(1, 256)] * 3
 
 
+def test_routed_to_matching_the_extra_features_have_their_own_head_and_stay_out_of_ds_decision():
+    """d_extra_route="matching": D's logits are (decision, extra head); the decision does not depend on the
+    interval or pair features, the extra head only on them, and feature matching still gets all three groups."""
+    torch.manual_seed(0)
+    d = build_models("gan", "bars", 8, 16, 16, d_norm="spectral", d_intervals=6, d_pair_kernel=5,
+                     d_extra_route="matching")["D"]
+    bar = torch.zeros(4, 1, 16, 128)
+    bar[:, 0, torch.arange(16), 60 + torch.arange(16) % 5] = 1
+    logits = d(bar)
+    assert logits.shape == (4, 2)
+    decision, extra = logits[:, 0].sum(), logits[:, 1].sum()
+    named = dict(d.named_parameters())
+    branch = [n for n in named if n.startswith(("intervals.", "pair.", "extra_head."))]
+    main = [n for n in named if n.startswith(("collapse.", "down.", "head."))]
+    assert branch and main
+    grads = torch.autograd.grad(decision, [named[n] for n in branch], allow_unused=True, retain_graph=True)
+    assert all(g is None or g.abs().max() == 0 for g in grads)  # the decision does not see them
+    grads = torch.autograd.grad(extra, [named[n] for n in main], allow_unused=True)
+    assert all(g is None or g.abs().max() == 0 for g in grads)  # the extra head sees only them
+    d.eval()  # (in training mode every call runs a power iteration, so two calls differ slightly)
+    logit, features = d(bar, return_features=True)
+    assert torch.equal(logit, d(bar)[:, 0]) and [f.shape for f in features] == [(4, 256)] * 3
+    # Routed to D's decision (the default), one logit that does depend on them.
+    torch.manual_seed(0)
+    d = build_models("gan", "bars", 8, 16, 16, d_norm="spectral", d_intervals=6)["D"]
+    assert d(bar).shape == (4,) and d.intervals.weight.requires_grad
+    grad = torch.autograd.grad(d(bar).sum(), d.intervals.parametrizations.weight.original)[0]
+    assert grad.abs().max() > 0
+
+
 def test_a_spectrally_normed_convolution_of_another_shape_runs_one_power_iteration_a_call():
     """A convolution that falls back to torch's (D's pair features) reads its weight once a call: reading a
     spectrally normed weight runs a power iteration, and two a call would train another network."""
