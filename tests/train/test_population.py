@@ -141,7 +141,8 @@ def test_only_compatible_configs_form_a_population():
     a, b = tiny(**RECIPE), tiny(**RECIPE, seed=3, lr_d=1e-3, d_steps=5)
     assert population_key(a) == population_key(b) is not None
     assert population_key(tiny(**RECIPE, g_width=32)) != population_key(a)
-    assert population_key(tiny(**{**RECIPE, "fm_weight": 0.0})) != population_key(a)
+    # Feature matching off (and so the recipe's interval features back in D's decision, where they act without it).
+    assert population_key(tiny(**{**RECIPE, "fm_weight": 0.0, "d_extra_route": "decision"})) != population_key(a)
     assert population_key(tiny(loss="wgan-gp")) is None
     assert population_key(tiny(method="vae", seed=1, kl_weight=0.1)) == population_key(tiny(method="vae"))
     assert population_key(tiny(method="vae")) != population_key(tiny(method="imle"))
