@@ -168,7 +168,8 @@ def checkpoint_state(cfg: TrialConfig, step: int, method, g: torch.Generator, me
 
 
 def check_checkpoint_matches(state: dict, cfg: TrialConfig) -> None:
-    saved = state.get("config", {})
+    # A field added after the checkpoint was made stands at its default there (the model it built then).
+    saved = {**TrialConfig().to_dict(), **state.get("config", {})}
     diffs = [f"{k}: checkpoint {saved.get(k)!r} vs config {v!r}" for k, v in cfg.to_dict().items()
              if k not in TrialConfig.RESUMABLE_CHANGES and saved.get(k) != v]
     if diffs:

@@ -94,6 +94,11 @@ def test_checkpoint_from_a_different_config_is_refused(tmp_path):
         load_checkpoint(path, other)
     # A longer run of the same config may resume from it.
     load_checkpoint(path, TrialConfig.from_dict({**cfg.to_dict(), "steps": 10}))
+    # So may a checkpoint made before a field existed (here d_extra_route): it stands at its default there.
+    older = dict(report.checkpoint, config={k: v for k, v in report.checkpoint["config"].items() if k != "d_extra_route"})
+    load_checkpoint(save_checkpoint(older, tmp_path / "older.pt"), cfg)
+    with pytest.raises(UserError, match="d_extra_route: checkpoint 'decision' vs config 'matching'"):
+        load_checkpoint(tmp_path / "older.pt", TrialConfig.from_dict({**cfg.to_dict(), "d_extra_route": "matching"}))
     # It is a weights-only checkpoint: plain tensors and containers.
     torch.load(path, weights_only=True)
 
