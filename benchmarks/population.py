@@ -49,7 +49,8 @@ def populations(n: int, size: int) -> list[list[TrialConfig]]:
 
 
 def threads() -> None:
-    torch.set_num_threads(1 if cpu else torch.get_num_threads())
+    if cpu:  # one thread a process, as a study runs trials and populations on CPUs
+        torch.set_num_threads(1)
 
 
 def alone(cfg: TrialConfig) -> None:

@@ -32,6 +32,7 @@ from ray import tune
 
 from mgen.train import TrialConfig
 
+
 def group_key(config: TrialConfig) -> tuple | None:
     """Member trials with equal keys may share a group: their population key and D/G schedule (module
     docstring); None: the trial trains alone."""
