@@ -66,7 +66,7 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         if key in parse_sets(args.set):  # a --set field is fixed, not searched
             del space[key]
     for key, values in parse_only(getattr(args, "only", [])).items():
-        space[key] = only_values(space, key, values)
+        space[key] = only_values(space, key, values, spec.space)
     validate_space(space, fixed)
     args.mode = study_mode(args)
     objectives = parse_objectives(args.objectives)
@@ -89,8 +89,17 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     return Plan(spec, args, fixed, space, num_samples, storage, name, objectives, control_points(spec, fixed, space, args.search))
 
 
-def only_values(space: dict[str, Any], key: str, values: list) -> Choice:
-    """--only KEY=values: the searched dimension KEY restricted to `values`, each one it allows."""
+def only_values(space: dict[str, Any], key: str, values: list, study_space: dict[str, Any] | None = None) -> Choice:
+    """--only KEY=values: the searched dimension KEY restricted to `values`, each one it allows.
+
+    A dimension of the study that the budget fixes (the smoke grid's seed 0, say) takes any values the
+    study's own space allows; `seed` takes any non-negative integers (a seed has no range).
+    """
+    study_space = study_space or {}
+    if key == "seed" and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        return Choice(tuple(values))
+    if key in study_space and not isinstance(space.get(key), (Choice, LogUniform)):
+        space = {**space, key: study_space[key]}
     if key not in space or not isinstance(space[key], (Choice, LogUniform)):
         searched = [k for k, d in space.items() if isinstance(d, (Choice, LogUniform))]
         raise UserError(f"--only {key}: not a searched dimension of this study and budget; searched: {', '.join(searched)}")

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from mgen.errors import UserError
-from mgen.study import Choice, LogUniform
+from mgen.study import Budget, Choice, LogUniform
 from mgen.study.flags import parse_args
 from mgen.study.plan import plan_study
 from tests.study.conftest import tiny_spec
@@ -67,5 +67,24 @@ def test_only_runs_a_slice_of_the_space(tmp_path):
     for bad, message in ((["--only", "dg_ratio=3:1"], "--only dg_ratio='3:1' is not one of its values; valid: 1:1, 2:1, 1:5"),
                          (["--only", "lr_d=0.1"], "--only lr_d=0.1 is not one of its values; valid: 0.0001 to 0.001"),
                          (["--only", "batch_size=8"], "--only batch_size: not a searched dimension")):
+        with pytest.raises(UserError, match=re.escape(message)):
+            plan_study(spec, parse_args(spec, [*bad, "--storage", str(tmp_path)]))
+
+
+def test_only_widens_what_a_budget_fixes_to_the_studys_values_and_seed_to_any_seeds(tmp_path):
+    """The smoke grid fixes seed 0 and one learning rate; --only seed=... runs it over seeds (and its
+    positive control once per seed), --only lr_d takes the study's range, not the budget's constant."""
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "2:1", "1:5")), "lr_d": LogUniform(1e-4, 1e-3),
+                            "seed": Choice((0, 1, 2))},
+                     control={"dg_ratio": "1:1", "lr_d": 5e-4})
+    spec.budgets["smoke"] = Budget(spec.budgets["smoke"].overrides, num_samples=1, search="grid",
+                                   space={"lr_d": 2e-4, "seed": 0})
+    plan = plan_study(spec, parse_args(spec, ["--only", "seed=0,3,7", "--storage", str(tmp_path)]))
+    assert plan.space["seed"] == Choice((0, 3, 7))
+    assert sorted(c["seed"] for c in plan.controls) == [0, 3, 7]
+    plan = plan_study(spec, parse_args(spec, ["--only", "lr_d=2e-4,5e-4", "--storage", str(tmp_path)]))
+    assert plan.space["lr_d"] == Choice((2e-4, 5e-4))
+    for bad, message in ((["--only", "lr_d=0.1"], "--only lr_d=0.1 is not one of its values; valid: 0.0001 to 0.001"),
+                         (["--only", "seed=-1"], "--only seed=-1 is not one of its values; valid: 0, 1, 2")):
         with pytest.raises(UserError, match=re.escape(message)):
             plan_study(spec, parse_args(spec, [*bad, "--storage", str(tmp_path)]))
