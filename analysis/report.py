@@ -88,7 +88,7 @@ def settings_html(results: str, study) -> str:
     except (OSError, ValueError):
         pass
     shown = {k: flags[k] for k in ("budget", "data", "search", "num_samples", "scheduler", "metric", "mode", "seed",
-                                   "set", "max_failures", "wandb_project") if k in flags}
+                                   "set", "only", "population", "max_failures", "wandb_project") if k in flags}
     shown.update({k: summary[k] for k in ("controls_passed", "healthy", "collapsed", "failed", "errored") if k in summary})
     versions = package_versions()
     study_versions = summary.get("versions", {})

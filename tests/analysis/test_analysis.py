@@ -30,7 +30,7 @@ def studies(local_ray, tmp_path_factory):
     gan = tiny_spec(space={"dg_ratio": Choice(("1:1", "1:5")), "lr_d": Choice((1e-4, 1e-3)),
                            "conditioning": Choice(("none", "prev+chord/1d")), "seed": Choice((0, 1))},
                     steps=20, eval_every=10)
-    run_study(gan, study_args(root, *MOTIFS, "--name", "gan"))
+    run_study(gan, study_args(root, *MOTIFS, "--name", "gan", "--only", "seed=0,1"))
     base = tiny_spec(space={"variant": Choice(("vae", "imle")), "seed": Choice((0, 1))}, steps=20, eval_every=10)
     run_study(base, study_args(root, *MOTIFS, "--name", "base", "--set", "imle_inner_steps=5"))
     return root / "gan", root / "base"
@@ -149,6 +149,7 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
                     "Best samples"):
         assert heading in page
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
+    assert "seed=0,1" in page  # the settings table shows the slice the study ran (--only)
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file
     # The opening counts partition the trials as the trial table does (one status each, from the last report).
     counts = {s: 0 for s in ("healthy", "collapsed", "failed")}
