@@ -257,15 +257,33 @@ class Discriminator(nn.Module):
         return out
 
 
-def spectral_normed(module: nn.Module) -> nn.Module:
-    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`."""
+class Scaled(nn.Module):
+    """A parametrization that multiplies a weight by a constant (after spectral normalisation: a layer whose
+    spectral norm is `scale` instead of 1)."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * self.scale
+
+
+def spectral_normed(module: nn.Module, scale: float = 1.0) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear layer of `module`; with scale K,
+    each layer's normalised weight is multiplied by K, so a network of L such layers is K^L-Lipschitz
+    (through its activations) instead of 1-Lipschitz."""
+    from torch.nn.utils import parametrize
     from torch.nn.utils.parametrizations import spectral_norm
 
     for name, child in list(module.named_children()):
         if isinstance(child, (nn.Conv2d, nn.Linear)):
-            setattr(module, name, spectral_norm(child))
+            layer = spectral_norm(child)
+            if scale != 1.0:
+                parametrize.register_parametrization(layer, "weight", Scaled(scale))
+            setattr(module, name, layer)
         else:
-            spectral_normed(child)
+            spectral_normed(child, scale)
     return module
 
 

@@ -92,6 +92,7 @@ class TrialConfig:
     d_maxout: int = 0  # 2D sets: D's hidden units are linear maxout with this many pieces (PacGAN: 5); 0 = LeakyReLU
     g_output: str = "sigmoid"  # bars: sigmoid (independent cells) | softmax | onehot (a pitch-or-rest categorical a step)
     d_norm: str = "none"  # none | spectral (spectral normalisation on every D layer)
+    d_norm_scale: float = 1.0  # spectral: each normalised layer's weight times this (spectral norm K, not 1)
     d_intervals: int = 0  # bars: D also sees the pitch interval between consecutive steps, -R..R semitones (0 = off)
     d_pair_kernel: int = 0  # bars: D's pair features, a (2 steps x K pitches) conv, max over pitch; K odd (0 = off)
     d_extra_route: str = "decision"  # D's interval/pair features: decision (in D's logit) | matching (own head; G matches them)
@@ -167,7 +168,7 @@ class TrialConfig:
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
             ("d_maxout", 0, 16), ("data_std", 0.0, 1.0), ("d_intervals", 0, 64), ("fm_interval_weight", 0.0, 1e4),
-            ("d_pair_kernel", 0, 127),
+            ("d_pair_kernel", 0, 127), ("d_norm_scale", 0.01, 100.0),
         ]
         for name, lo, hi in ranges:
             value = getattr(self, name)
@@ -191,6 +192,9 @@ class TrialConfig:
         if self.d_extra_route == "matching" and (self.d_intervals or self.d_pair_kernel) and self.fm_weight <= 0:
             raise UserError("config d_extra_route='matching' acts on G only through feature matching; give fm_weight "
                             "> 0 (the recipe's: 1), or leave d_extra_route='decision'")
+        if self.d_norm_scale != 1.0 and self.d_norm != "spectral":
+            raise UserError(f"config d_norm_scale={self.d_norm_scale:g} scales spectrally normalised layers; give "
+                            "d_norm='spectral' too, or leave d_norm_scale at 1")
         if self.data_std and self.data not in ("ring", "grid"):
             raise UserError(f"config data_std is the sd of the 2D sets' Gaussians, not of {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":

@@ -18,7 +18,7 @@ class Method:
             k: m.to(data.device) for k, m in
             build_models(cfg.method, kind, cfg.z_dim, cfg.g_width, cfg.d_width, cfg.cond, cfg.inject,
                          cfg.d_maxout, cfg.g_output, cfg.d_norm, cfg.d_intervals,
-                         cfg.d_pair_kernel, cfg.d_extra_route).items()}
+                         cfg.d_pair_kernel, cfg.d_extra_route, cfg.d_norm_scale).items()}
         self.opts: dict[str, torch.optim.Optimizer] = {}
         self.counts: dict[str, int] = {}
 

@@ -133,6 +133,27 @@ def test_a_spectrally_normed_convolution_of_another_shape_runs_one_power_iterati
     assert torch.equal(a.parametrizations.weight[0]._u, b.parametrizations.weight[0]._u)
 
 
+def test_scaled_spectral_normalisation_gives_each_layer_that_spectral_norm():
+    """d_norm_scale K: every normalised layer of D is its spectrally normalised weight times K, so its
+    spectral norm is K (1 without it); the state dict has the same keys as without."""
+    def disc(scale):
+        torch.manual_seed(0)
+        return build_models("gan", "bars", 8, 8, 8, g_output="softmax", d_norm="spectral", d_intervals=3,
+                            d_extra_route="matching", d_norm_scale=scale)["D"].eval()
+
+    plain, scaled = disc(1.0), disc(1.75)
+    assert plain.state_dict().keys() == scaled.state_dict().keys()
+    layers = [name for name, m in scaled.named_modules() if hasattr(m, "parametrizations")]
+    assert len(layers) == 8  # collapse, intervals, 3 time convs, 2 head layers, the extra head
+    for name in layers:
+        layer = scaled.get_submodule(name)
+        normalised = layer.parametrizations.weight[0](layer.parametrizations.weight.original)  # eval: no update
+        torch.testing.assert_close(layer.weight, 1.75 * normalised)
+        for net, norm in ((scaled, 1.75), (plain, 1.0)):  # a few power iterations estimate the norm
+            sigma = torch.linalg.matrix_norm(net.get_submodule(name).weight.flatten(1), ord=2)
+            assert abs(float(sigma) / norm - 1.0) < 0.2, (name, float(sigma))
+
+
 @pytest.mark.parametrize("transpose", [False, True])
 def test_midinet_convolutions_as_matmuls_equal_torchs_convolutions(transpose):
     """midinet's Conv2d / ConvTranspose2d compute their linear maps as einsums: same outputs and gradients

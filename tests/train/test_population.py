@@ -21,7 +21,9 @@ ARCHITECTURES = {
     # sigmoid output, no normalisation, D's interval and pair features
     "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan", "d_intervals": 6, "d_pair_kernel": 5,
                     "fm_weight": 1.0},
-    "points": {"data": "ring", "data_n_samples": 512, "d_maxout": 5, "d_norm": "spectral", "loss": "hinge"},
+    # spectral normalisation with each layer's norm scaled to 1.5 (d_norm_scale)
+    "points": {"data": "ring", "data_n_samples": 512, "d_maxout": 5, "d_norm": "spectral", "d_norm_scale": 1.5,
+               "loss": "hinge"},
 }
 # Members differ in what a trial's scalars set: seed, learning rates, betas, D/G schedule, smoothing.
 MEMBERS = [{"seed": 0},

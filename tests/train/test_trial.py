@@ -72,6 +72,8 @@ def test_forced_nan_ends_the_trial_with_diverged():
     ({"data": "beethoven"}, "unknown data set 'beethoven'"),
     ({"d_extra_route": "both"}, "config d_extra_route='both' is invalid; valid: decision, matching"),
     ({"d_extra_route": "matching", "d_intervals": 12}, "acts on G only through feature matching; give fm_weight"),
+    ({"d_norm_scale": 1.75}, "config d_norm_scale=1.75 scales spectrally normalised layers; give d_norm='spectral'"),
+    ({"d_norm": "spectral", "d_norm_scale": 0.0}, "config d_norm_scale=0.0 is out of range; valid: 0.01 to 100.0"),
 ])
 def test_invalid_configs_name_the_field_and_what_is_valid(values, message):
     with pytest.raises(UserError) as err:
