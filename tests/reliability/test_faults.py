@@ -326,9 +326,15 @@ def test_two_local_studies_at_once_each_run_on_their_own_ray(results_dir, env, r
     # on every interface and the dashboard and monitor on 0.0.0.0.)
     wait_for(lambda: any(len(reports(t)) for t in trial_dirs(results_dir / "one"))
              if (results_dir / "one").exists() else False, 300, logs[0], "a report of the first study")
-    pids = set(processes_naming(ray_tmpdir)) | {p.pid for p in procs}
+    # On a fast machine the first report can come before the second Ray has started all its processes:
+    # wait until both Rays' processes are up (at least 8 with the drivers), then read their sockets.
+    def both_rays():
+        pids = set(processes_naming(ray_tmpdir)) | {p.pid for p in procs}
+        return pids if len(pids) >= 8 else None
+
+    pids = wait_for(both_rays, 120, logs[1], "both studies' Ray processes")
     addresses = listening_addresses(pids)
-    assert len(pids) >= 8 and addresses and addresses <= {"127.0.0.1", "::1"}, addresses
+    assert addresses and addresses <= {"127.0.0.1", "::1"}, addresses
     for proc, log in zip(procs, logs):
         assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     for name in ("one", "two"):
