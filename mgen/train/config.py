@@ -65,9 +65,10 @@ LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 # to a head of their own and matched by G (d_extra_route="matching"): on bach, coverage at 1,000
 # iterations 0.28 and 0.25 (seeds 0, 1) against 0.02 (seed 1) without, and narrower bars; on motifs it
 # learns sooner but ends lower at 3,000 (5-8 modes over four seeds against 8). Music studies run it as
-# their positive control. With d_norm_scale=1.75 its bach bars narrow to Bach's range at 3,000 iterations
-# (4.9 semitones against 7-10, coverage 0.49-0.52, motifs 6 of 8), but at the smoke budget that variant
-# collapses early in 3 of 5 seeds, so the control keeps spectral norm 1 (README, "The pitch-range gap").
+# their positive control. With d_norm_scale=1.75 its bach bars narrow to Bach's range at 3,000
+# iterations (3.7-5.0 semitones against 7-10, coverage 0.45-0.52, motifs 6 of 8; five seeds), but at the
+# smoke budget that variant collapses early in 3 of 5 seeds, so the control keeps spectral norm 1
+# (README, "The pitch-range gap").
 REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d_norm": "spectral",
                     "fm_weight": 1.0, "lr_d": 5e-4, "lr_g": 1e-3, "d_steps": 1, "g_steps": 1,
                     "d_intervals": 12, "d_extra_route": "matching"}
