@@ -171,6 +171,13 @@ def test_a_lost_node_reschedules_its_trial_and_the_study_completes(results_dir, 
     assert restarts(moved)[-1] > EVERY  # from its checkpoint
 
 
+def finished(trial: Path) -> bool:
+    """The trial reported its last step (a resumed trial repeats the steps after its checkpoint, so its
+    progress.csv can hold more than N_REPORTS rows)."""
+    rows = reports(trial)
+    return bool(len(rows)) and rows["step"].max() >= STEPS
+
+
 def checkpoints_known(study: Path) -> bool:
     """Every started, unfinished trial has a checkpoint older than Tune's last experiment snapshot,
     and at least one trial has started: a kill now tests resuming, not starting again."""
@@ -179,7 +186,7 @@ def checkpoints_known(study: Path) -> bool:
         return False
     snapshot = max(p.stat().st_mtime for p in snapshots)
     started = [t for t in trial_dirs(study) if len(reports(t))]
-    unfinished = [t for t in started if len(reports(t)) < N_REPORTS]
+    unfinished = [t for t in started if not finished(t)]
     return bool(unfinished) and all(
         any(c.stat().st_mtime < snapshot - 0.5 for c in t.glob("checkpoint_*/checkpoint.pt")) for t in unfinished)
 
@@ -192,7 +199,7 @@ def kill(proc: subprocess.Popen, ray_tmpdir: str):
 
 def between_trials(study: Path) -> bool:
     """The first trial finished and Tune knows it; the second is under way with a checkpoint Tune knows."""
-    return (study.exists() and any(len(reports(t)) == N_REPORTS for t in trial_dirs(study))
+    return (study.exists() and any(finished(t) for t in trial_dirs(study))
             and len(trial_dirs(study)) == 2 and checkpoints_known(study))
 
 
@@ -206,12 +213,12 @@ def test_driver_killed_twice_and_resumed_every_trial_ends_once_from_its_checkpoi
     proc = driver(results_dir, "k", "--num-cpus", "1", env=env, log=log)  # one CPU: the two trials in turn
     wait_for(lambda: checkpoints_known(study), 300, log, "a checkpoint in a snapshot")
     kill(proc, ray_tmpdir)
-    assert all(len(reports(t)) < N_REPORTS for t in trial_dirs(study)), "a trial finished before the first kill"
+    assert not any(finished(t) for t in trial_dirs(study)), "a trial finished before the first kill"
     resume = ["--resume", "--num-cpus", "1"]
     proc = driver(results_dir, "k", *resume, env=env, log=log)
     wait_for(lambda: between_trials(study), 300, log, "the second trial, resumed")
     kill(proc, ray_tmpdir)
-    assert any(len(reports(t)) < N_REPORTS for t in trial_dirs(study)), "finished before the second kill"
+    assert not all(finished(t) for t in trial_dirs(study)), "finished before the second kill"
     proc = driver(results_dir, "k", *resume, env=env, log=log)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     summary = json.loads((study / "study.json").read_text())
@@ -284,7 +291,16 @@ def test_a_disk_that_fills_up_mid_study_ends_in_one_line_and_keeps_what_was_writ
     study = disk / "f"
     json.loads((study / "study_args.json").read_text())  # intact
     assert not (study / "study.json").exists()  # not written at all, rather than written in part
-    assert any(len(reports(t)) for t in trial_dirs(study))  # the reports that fitted are kept
+    # What fitted is kept: report rows, or (on a fast machine the disk fills before Tune flushes its
+    # buffered progress.csv rows) the reports' checkpoints, whole and loadable.
+    def loads(path: Path) -> bool:
+        try:
+            return "models" in torch.load(path, weights_only=True)
+        except Exception:  # a copy the full disk cut short
+            return False
+
+    kept = [c for t in trial_dirs(study) for c in t.glob("checkpoint_*/checkpoint.pt") if loads(c)]
+    assert any(len(reports(t)) for t in trial_dirs(study)) or kept
 
 
 def free_port() -> int:
