@@ -62,10 +62,13 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     if args.gpus_per_trial > 0:
         fixed["device"] = "cuda"
     space = {**spec.space, **budget.space}
+    sets = parse_sets(args.set)
     for key in list(space):
-        if key in parse_sets(args.set):  # a --set field is fixed, not searched
+        if key in sets:  # a --set field is fixed, not searched
             del space[key]
     for key, values in parse_only(getattr(args, "only", [])).items():
+        if key in sets:
+            raise UserError(f"--only {key} and --set {key} contradict each other; give one of them")
         space[key] = only_values(space, key, values, spec.space)
     validate_space(space, fixed)
     args.mode = study_mode(args)
