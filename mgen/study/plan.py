@@ -99,7 +99,10 @@ def only_values(space: dict[str, Any], key: str, values: list, study_space: dict
     study's own space allows; `seed` takes any non-negative integers (a seed has no range).
     """
     study_space = study_space or {}
-    if key == "seed" and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+    if key == "seed":
+        bad = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0)]
+        if bad:
+            raise UserError(f"--only seed={bad[0]!r} is invalid; seeds are integers from 0")
         return Choice(tuple(values))
     if key in study_space and not isinstance(space.get(key), (Choice, LogUniform)):
         space = {**space, key: study_space[key]}
