@@ -21,6 +21,7 @@ import stat
 from pathlib import Path
 
 from mgen.errors import UserError
+from mgen.files import atomic_path
 
 TUNER_PKL = "tuner.pkl"
 UNPICKLED = ("tuner.pkl", "experiment_state-*.json", "searcher-state-*.pkl", "search_gen_state-*.json",
@@ -54,11 +55,10 @@ def record(study_dir: str | Path) -> None:
     records[str(study_dir)] = _digest(pkl)
     path = state_file()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(records, f, indent=1)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # a name of this call's own: two studies may record at once
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(records, f, indent=1)
 
 
 def _unsafe(path: Path) -> str | None:

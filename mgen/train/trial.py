@@ -8,7 +8,6 @@ exactly. A trial is a pure function of its config (seed included) on a given dev
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from mgen.data import BarDataset
 from mgen.errors import UserError
+from mgen.files import atomic_path
 from mgen.metrics import METRICS, Reference, decode_bars, evaluate, worst_value
 from mgen.train.config import TrialConfig
 
@@ -178,12 +178,12 @@ def check_checkpoint_matches(state: dict, cfg: TrialConfig) -> None:
 
 
 def save_checkpoint(state: dict, path: str | Path) -> Path:
-    """Atomic: write to a temporary file, then rename over the target."""
+    """Atomic: written to a temporary file of this call's own, then renamed over the target; a failed
+    write (a full disk) leaves the target as it was and no temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
     return path
 
 
