@@ -6,7 +6,7 @@ from mgen.study.space import expand
 from mgen.train import TrialConfig, train
 
 PROTOCOL = {"batch_size": 100, "lr_d": 1e-4, "lr_g": 1e-4, "beta1_d": 0.8, "beta1_g": 0.8, "eval_samples": 2500,
-            "imle_pool": 1000, "steps": 2000, "eval_every": 2000}  # studies/calibration.py's, shorter
+            "imle_m": 100, "imle_pool": 1000, "steps": 2000, "eval_every": 2000}  # studies/calibration.py's, shorter
 
 
 def last_metrics(values: dict) -> dict:
