@@ -4,9 +4,9 @@ import pytest
 from mgen.data import load_dataset
 from mgen.study.space import expand
 from mgen.train import TrialConfig, train
+from mgen.train.config import CALIBRATION_PROTOCOL
 
-PROTOCOL = {"batch_size": 100, "lr_d": 1e-4, "lr_g": 1e-4, "beta1_d": 0.8, "beta1_g": 0.8, "eval_samples": 2500,
-            "imle_m": 100, "imle_pool": 1000, "steps": 2000, "eval_every": 2000}  # studies/calibration.py's, shorter
+PROTOCOL = {**CALIBRATION_PROTOCOL, "steps": 2000, "eval_every": 2000}  # studies/calibration.py's, shorter
 
 
 def last_metrics(values: dict) -> dict:
