@@ -6,8 +6,9 @@
         python studies/gan_collapse.py --budget full --gpus-per-trial 0.25 --storage /shared/results
 
 The space is centred on the reference recipe (mgen.train.config.REFERENCE_RECIPE: a pitch-or-rest
-categorical a step, spectral normalisation in D, feature matching, lr_g = 2 lr_d, D's interval
-features on a head of their own), which also runs once per seed as the positive control.
+categorical a step, spectral normalisation in D (each layer's norm rising from 1 to 1.75 over 1,000
+iterations), feature matching, lr_g = 2 lr_d, D's interval features on a head of their own), which also
+runs once per seed as the positive control.
 """
 import sys
 
@@ -23,7 +24,9 @@ SPACE = {
     "conditioning": Choice(CONDITIONINGS),  # none, or {prev, chord, prev+chord} x {1d, 2d}
     "seed": Choice((0, 1, 2)),
 }
-FIXED = {k: REFERENCE_RECIPE[k] for k in ("method", "loss", "g_output", "fm_weight", "d_extra_route")}
+# d_norm "spectral" is the recipe's (spectral norm 1.75, reached over 1,000 iterations); "none" drops both.
+FIXED = {k: REFERENCE_RECIPE[k] for k in ("method", "loss", "g_output", "fm_weight", "d_extra_route", "d_norm",
+                                          "d_norm_scale", "d_norm_warmup")}
 CONTROL = {"dg_ratio": "1:1", "lr_d": REFERENCE_RECIPE["lr_d"], "lr_g": REFERENCE_RECIPE["lr_g"],
            "d_norm": REFERENCE_RECIPE["d_norm"], "d_intervals": REFERENCE_RECIPE["d_intervals"], "conditioning": "none"}
 

@@ -259,7 +259,8 @@ class Discriminator(nn.Module):
 
 class Scaled(nn.Module):
     """A parametrization that multiplies a weight by a constant (after spectral normalisation: a layer whose
-    spectral norm is `scale` instead of 1)."""
+    spectral norm is `scale` instead of 1). The constant is a plain attribute, not state: a trial that ramps
+    it (d_norm_warmup) sets it from its iteration count before each iteration (set_spectral_scale)."""
 
     def __init__(self, scale: float):
         super().__init__()
@@ -267,6 +268,13 @@ class Scaled(nn.Module):
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         return weight * self.scale
+
+
+def set_spectral_scale(module: nn.Module, scale: float) -> None:
+    """Give every scaled, spectrally normalised layer of `module` spectral norm `scale`."""
+    for m in module.modules():
+        if isinstance(m, Scaled):
+            m.scale = scale
 
 
 def spectral_normed(module: nn.Module, scale: float = 1.0) -> nn.Module:

@@ -6,7 +6,9 @@ config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1), `conditioning` ("prev
 cond="prev+chord", inject="2d"; "none" has no injection, so a grid never runs "none" twice) and
 `variant` ("gan/1:5" -> method gan at D:G 1:5; "vae", "imle"; settings of its own after the slash,
 "imle/lr_g=1e-3,imle_m=50"), so VAE and IMLE are not repeated over D/G ratios they do not have and
-each method can run at settings that suit it.
+each method can run at settings that suit it. A study that fixes the spectral normalisation's scale and
+warm-up (the reference recipe's) and crosses `d_norm` with "none" gets, for "none", no scale or warm-up:
+they qualify spectral normalisation only.
 """
 from __future__ import annotations
 
@@ -101,6 +103,9 @@ def expand(params: dict[str, Any]) -> dict[str, Any]:
         if value != "none" and (cond not in CONDITIONS[1:] or inject not in INJECTIONS):
             raise UserError(f"conditioning {value!r} is invalid; valid: {', '.join(CONDITIONINGS)}")
         out["cond"], out["inject"] = cond, inject or "1d"
+    if out.get("d_norm") == "none":
+        out.pop("d_norm_scale", None)
+        out.pop("d_norm_warmup", None)
     return out
 
 

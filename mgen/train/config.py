@@ -65,11 +65,12 @@ LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 # to a head of their own and matched by G (d_extra_route="matching"): on bach, coverage at 1,000
 # iterations 0.28 and 0.25 (seeds 0, 1) against 0.02 (seed 1) without, and narrower bars; on motifs it
 # learns sooner but ends lower at 3,000 (5-8 modes over four seeds against 8). Music studies run it as
-# their positive control. With d_norm_scale=1.75 its bach bars narrow to Bach's range at 3,000
-# iterations (3.7-5.0 semitones against 7-10, coverage 0.45-0.52, motifs 6 of 8; five seeds), but at the
-# smoke budget that variant collapses early in 3 of 5 seeds, so the control keeps spectral norm 1
-# (README, "The pitch-range gap").
+# their positive control. Since 2026-12-02 D's layers also keep spectral norm 1.75 instead of 1, reached
+# linearly over the first 1,000 iterations (d_norm_scale, d_norm_warmup): at 1.75 from the start bach's
+# bars narrow to Bach's pitch range by 3,000 iterations but G collapses early in 3 of 5 seeds, which the
+# warm-up avoids (README, "The pitch-range gap").
 REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d_norm": "spectral",
+                    "d_norm_scale": 1.75, "d_norm_warmup": 1000,
                     "fm_weight": 1.0, "lr_d": 5e-4, "lr_g": 1e-3, "d_steps": 1, "g_steps": 1,
                     "d_intervals": 12, "d_extra_route": "matching"}
 
@@ -103,6 +104,7 @@ class TrialConfig:
     g_output: str = "sigmoid"  # bars: sigmoid (independent cells) | softmax | onehot (a pitch-or-rest categorical a step)
     d_norm: str = "none"  # none | spectral (spectral normalisation on every D layer)
     d_norm_scale: float = 1.0  # spectral: each normalised layer's weight times this (spectral norm K, not 1)
+    d_norm_warmup: int = 0  # spectral: iterations over which that norm rises linearly from 1 to d_norm_scale (0 = off)
     d_intervals: int = 0  # bars: D also sees the pitch interval between consecutive steps, -R..R semitones (0 = off)
     d_pair_kernel: int = 0  # bars: D's pair features, a (2 steps x K pitches) conv, max over pitch; K odd (0 = off)
     d_extra_route: str = "decision"  # D's interval/pair features: decision (in D's logit) | matching (own head; G matches them)
@@ -178,7 +180,7 @@ class TrialConfig:
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),
             ("d_maxout", 0, 16), ("data_std", 0.0, 1.0), ("d_intervals", 0, 64), ("fm_interval_weight", 0.0, 1e4),
-            ("d_pair_kernel", 0, 127), ("d_norm_scale", 0.01, 100.0),
+            ("d_pair_kernel", 0, 127), ("d_norm_scale", 0.01, 100.0), ("d_norm_warmup", 0, 10**9),
         ]
         for name, lo, hi in ranges:
             value = getattr(self, name)
@@ -205,6 +207,9 @@ class TrialConfig:
         if self.d_norm_scale != 1.0 and self.d_norm != "spectral":
             raise UserError(f"config d_norm_scale={self.d_norm_scale:g} scales spectrally normalised layers; give "
                             "d_norm='spectral' too, or leave d_norm_scale at 1")
+        if self.d_norm_warmup and self.d_norm_scale == 1.0:
+            raise UserError(f"config d_norm_warmup={self.d_norm_warmup} ramps D's spectral norm from 1 to d_norm_scale, "
+                            "which is 1: give d_norm_scale too (e.g. 1.75), or leave d_norm_warmup at 0")
         if self.data_std and self.data not in ("ring", "grid"):
             raise UserError(f"config data_std is the sd of the 2D sets' Gaussians, not of {self.data!r}; leave it 0")
         if self.data in ("ring", "grid") and self.cond != "none":

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from mgen.models.midinet import set_spectral_scale
 from mgen.train.losses import LOSSES, gradient_penalty
 from mgen.train.method import Method
+
+
+def spectral_scale(cfg, iteration: int) -> float:
+    """The spectral norm of D's normalised layers in `iteration` (0-based): d_norm_scale, reached linearly
+    from 1 over the first d_norm_warmup iterations."""
+    if not cfg.d_norm_warmup:
+        return cfg.d_norm_scale
+    return 1.0 + (cfg.d_norm_scale - 1.0) * min(1.0, iteration / cfg.d_norm_warmup)
 
 
 def discriminator_loss(D, real, fake, prev, chord, loss: str, smooth):
@@ -43,6 +52,8 @@ class GAN(Method):
 
     def iteration(self, g: torch.Generator) -> dict[str, float]:
         cfg, data = self.cfg, self.data
+        if cfg.d_norm_warmup:  # iterations done so far, from the update count a checkpoint restores
+            set_spectral_scale(self.D, spectral_scale(cfg, self.counts["d_updates"] // cfg.d_steps))
         d_losses, g_losses = [], []
         for _ in range(cfg.d_steps):
             real, prev, chord = data.batch(cfg.batch_size, g)

@@ -14,9 +14,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from mgen.models.midinet import set_spectral_scale
 from mgen.models.stacked import Stacked, per_member
 from mgen.train.config import TrialConfig
-from mgen.train.gan import discriminator_loss, generator_loss
+from mgen.train.gan import discriminator_loss, generator_loss, spectral_scale
 from mgen.train.imle import imle_loss, nearest_samples, pool_chunk
 from mgen.train.trial import TrialData, build_method
 from mgen.train.vae import vae_loss
@@ -194,9 +195,13 @@ class GANMembers(Members):
         self.fm_weight = per_config(cfgs, "fm_weight", data.device)
         self.fm_interval_weight = per_config(cfgs, "fm_interval_weight", data.device)
         self.loss = cfgs[0].loss
+        self.iterations = 0  # a population starts from scratch; members resume alone (GAN.iteration)
 
     def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
         G, D, loss_name = self.stacks["G"], self.stacks["D"], self.loss
+        if self.cfgs[0].d_norm_warmup:  # shared by all members (population_key)
+            set_spectral_scale(D.base, spectral_scale(self.cfgs[0], self.iterations))
+        self.iterations += 1
         feature_matching = self.cfgs[0].fm_weight > 0
         losses = {"loss_d": torch.zeros(self.size), "loss_g": torch.zeros(self.size)}
         for k in range(int(self.d_steps[live].max())):

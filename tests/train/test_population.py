@@ -17,7 +17,8 @@ from tests.train.test_models import tiny
 
 RECIPE = {k: v for k, v in REFERENCE_RECIPE.items() if k not in ("d_steps", "g_steps", "lr_d", "lr_g")}
 ARCHITECTURES = {
-    "recipe": {**RECIPE},  # softmax output, spectral-normalised D, feature matching
+    # softmax output, spectral-normalised D with its norm ramped 1 -> 1.75 (here over 3 of the 4 steps), feature matching
+    "recipe": {**RECIPE, "d_norm_warmup": 3},
     # sigmoid output, no normalisation, D's interval and pair features
     "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan", "d_intervals": 6, "d_pair_kernel": 5,
                     "fm_weight": 1.0},

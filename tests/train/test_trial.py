@@ -9,7 +9,7 @@ from mgen.cli import main
 from mgen.data import load_dataset
 from mgen.errors import UserError
 from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
-from tests.train.test_models import tiny
+from tests.train.test_models import run_iterations, tiny
 
 TIMING = ("wall_seconds", "steps_per_sec")
 
@@ -24,9 +24,13 @@ def same_metrics(a, b):
                                         ((a[k], b[k]) for k in a))
 
 
-@pytest.mark.parametrize("method, cond", [("gan", "prev+chord"), ("vae", "chord"), ("imle", "prev")])
-def test_resume_from_a_checkpoint_gives_the_same_metrics_as_an_uninterrupted_run(method, cond, tmp_path):
-    cfg = tiny(method=method, cond=cond, steps=12, eval_every=4, imle_inner_steps=5)
+@pytest.mark.parametrize("method, cond, extra", [
+    ("gan", "prev+chord", {}), ("vae", "chord", {}), ("imle", "prev", {}),
+    # resumed in the middle of D's spectral-norm warm-up (the scale follows the restored update count)
+    ("gan", "none", {"d_norm": "spectral", "d_norm_scale": 1.75, "d_norm_warmup": 10, "d_steps": 2}),
+])
+def test_resume_from_a_checkpoint_gives_the_same_metrics_as_an_uninterrupted_run(method, cond, extra, tmp_path):
+    cfg = tiny(method=method, cond=cond, steps=12, eval_every=4, imle_inner_steps=5, **extra)
     ds = load_dataset(cfg.data_config())
     full = list(train(cfg, ds))
     assert [r.step for r in full] == [4, 8, 12] and full[-1].done
@@ -74,6 +78,8 @@ def test_forced_nan_ends_the_trial_with_diverged():
     ({"d_extra_route": "matching", "d_intervals": 12}, "acts on G only through feature matching; give fm_weight"),
     ({"d_norm_scale": 1.75}, "config d_norm_scale=1.75 scales spectrally normalised layers; give d_norm='spectral'"),
     ({"d_norm": "spectral", "d_norm_scale": 0.0}, "config d_norm_scale=0.0 is out of range; valid: 0.01 to 100.0"),
+    ({"d_norm": "spectral", "d_norm_warmup": 500}, "config d_norm_warmup=500 ramps D's spectral norm from 1 to "
+                                                   "d_norm_scale, which is 1: give d_norm_scale too"),
 ])
 def test_invalid_configs_name_the_field_and_what_is_valid(values, message):
     with pytest.raises(UserError) as err:
@@ -150,12 +156,29 @@ def test_balanced_nonsat_gan_finds_the_ring_modes():
     assert before["high_quality"] < 0.05
 
 
+def test_d_norm_warmup_raises_ds_spectral_norm_linearly_from_1_to_d_norm_scale():
+    from mgen.models.midinet import Scaled
+
+    cfg = tiny(d_norm="spectral", d_norm_scale=1.75, d_norm_warmup=4, d_steps=2)
+    method, _ = run_iterations(cfg, 0)
+    g = torch.Generator().manual_seed(0)
+    scales = []
+    for _ in range(6):
+        method.iteration(g)
+        scales.append({m.scale for m in method.D.modules() if isinstance(m, Scaled)})
+    assert scales == [{1.0}, {1.1875}, {1.375}, {1.5625}, {1.75}, {1.75}]
+    # without a warm-up, d_norm_scale from the first iteration
+    method, _ = run_iterations(TrialConfig.from_dict({**cfg.to_dict(), "d_norm_warmup": 0}), 1)
+    assert {m.scale for m in method.D.modules() if isinstance(m, Scaled)} == {1.75}
+
+
 @pytest.mark.slow
 def test_reference_recipe_finds_most_planted_motifs():
     from mgen.train.config import REFERENCE_RECIPE
 
     # 4,000 iterations: with D's interval features (2026-12-01) seed 0 had 5 modes at 3,000, 7 at 4,000, 8 at
-    # 4,500 (README, "The reference recipe").
+    # 4,500; with D's spectral-norm warm-up (2026-12-02) 6 at 1,000-3,500 and 7 at 4,000, seeds 1 and 2 6 and
+    # 8 at 4,000 (README, "The reference recipe").
     cfg = TrialConfig.from_dict({**REFERENCE_RECIPE, "data": "motifs", "g_width": 32, "d_width": 32, "z_dim": 32,
                                  "batch_size": 32, "steps": 4000, "eval_every": 4000, "eval_samples": 256})
     m = list(train(cfg, load_dataset(cfg.data_config())))[-1].metrics

@@ -1,0 +1,14 @@
+"""Study-level parameters expand into trial-config fields (mgen.study.space), checked without Ray."""
+from mgen.study import Choice
+from mgen.study.space import expand, validate_space
+from mgen.train.config import REFERENCE_RECIPE, TrialConfig
+
+
+def test_d_norm_none_drops_the_fixed_spectral_scale_and_warm_up_so_a_space_can_cross_the_recipe_with_none():
+    fixed = {k: REFERENCE_RECIPE[k] for k in ("d_norm", "d_norm_scale", "d_norm_warmup")}
+    assert fixed == {"d_norm": "spectral", "d_norm_scale": 1.75, "d_norm_warmup": 1000}
+    assert expand(fixed) == fixed
+    assert expand({**fixed, "d_norm": "none", "dg_ratio": "1:5"}) == {"d_norm": "none", "d_steps": 1, "g_steps": 5}
+    validate_space({"d_norm": Choice(("spectral", "none"))}, fixed)  # both cells are valid trials
+    none = TrialConfig.from_dict(expand({**fixed, "d_norm": "none"}))
+    assert (none.d_norm_scale, none.d_norm_warmup) == (1.0, 0)
