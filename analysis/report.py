@@ -89,7 +89,10 @@ def settings_html(results: str, study) -> str:
         pass
     shown = {k: flags[k] for k in ("budget", "data", "search", "num_samples", "scheduler", "metric", "mode", "seed",
                                    "set", "only", "population", "max_failures", "wandb_project") if k in flags}
-    shown.update({k: summary[k] for k in ("controls_passed", "healthy", "collapsed", "failed", "errored") if k in summary})
+    # study.json's counts: healthy at a trial's best report, the others at its last (the header counts all at the last)
+    labels = {"controls_passed": "controls_passed", "healthy": "healthy (best report)",
+              "collapsed": "collapsed (last report)", "failed": "failed (last report)", "errored": "errored"}
+    shown.update({label: summary[k] for k, label in labels.items() if k in summary})
     versions = package_versions()
     study_versions = summary.get("versions", {})
     wandb_note = (f"W&B: project {html.escape(str(flags.get('wandb_project', 'mgen')))}, group "

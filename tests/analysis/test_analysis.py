@@ -150,6 +150,8 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
         assert heading in page
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
     assert "seed=0,1" in page  # the settings table shows the slice the study ran (--only)
+    # study.json's counts say when each was taken (healthy at the best report, the others at the last)
+    assert "healthy (best report)" in page and "collapsed (last report)" in page
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file
     # The opening counts partition the trials as the trial table does (one status each, from the last report).
     counts = {s: 0 for s in ("healthy", "collapsed", "failed")}
