@@ -12,9 +12,10 @@ work, nor convolution backward: torch 2.13 counts a grouped convolution's backwa
 
 The ceiling: a member-iteration's time is t(B) = fixed + B x per-example (least squares over --batches;
 fixed is what does not grow with the batch: per-op dispatch, the optimisers' and spectral norm's work on
-the parameters). A population can at best remove a trial's fixed part; if its per-example work costs what
-a trial alone's does (measured beside it: the population's own per-example cost is printed), the ratio at
-the study's batch B cannot exceed t_alone(B) / (B x per-example alone).
+the parameters). A population can at best remove a trial's fixed part, so the ratio at the study's batch B
+cannot exceed t_alone(B) / (B x the cheaper of the two per-example costs): on some machines batching made
+the per-example work cheaper (0.5x a trial's), on others not (1.1x). The fit needs quiet timings: with
+noisy ones (a slope at or below zero) it says so instead of printing a bound; raise --rounds.
 """
 import argparse
 import dataclasses
@@ -111,6 +112,12 @@ for name in best:
           + f"; fit {fixed:.2f} fixed + {per_example:.3f} an example")
 alone_fixed, alone_per = fits["one trial"]
 alone = alone_fixed + alone_per * study_batch
-print(f"ceiling at B={study_batch}: a population with no fixed cost and a trial's per-example cost would run "
-      f"{alone / (alone_per * study_batch):.2f}x the member-iterations of trials alone "
-      f"(its own per-example cost is {fits[population_name][1] / alone_per:.2f}x a trial's)")
+own_per = fits[population_name][1]
+if min(own_per, alone_per) <= 0:
+    raise SystemExit(f"ceiling: not estimated, the timings were too noisy for the fit (per-example {alone_per:.3f} ms "
+                     f"alone, {own_per:.3f} in the population); rerun with more --rounds on a quieter machine")
+# The bound takes the cheaper per-example cost: batching made it cheaper on some machines, dearer on others.
+print(f"ceiling at B={study_batch}: a population with no fixed cost would run "
+      f"{alone / (min(own_per, alone_per) * study_batch):.2f}x the member-iterations of trials alone "
+      f"(at its own per-example cost, {own_per / alone_per:.2f}x a trial's: {alone / (own_per * study_batch):.2f}x; "
+      f"at a trial's: {alone / (alone_per * study_batch):.2f}x)")
