@@ -58,8 +58,9 @@ LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 
 # The reference recipe for bar GANs: the configuration that, measured on this project's 2-core machine,
 # learns (motifs: 6-8 of 8 planted modes at 4,000 iterations; bach: healthy, notes a bar and scale
-# consistency near Bach's, pitch range 4.6-6.1 semitones against 3.8 at 3,000). Each part was kept because removing it broke training (README "The reference recipe"):
-# a pitch-or-rest categorical a step (sigmoid cells: 1 of 8 modes), spectral normalisation in D
+# consistency near Bach's, pitch range 4.6-6.1 semitones against 3.8 at 3,000). Each part was kept
+# because removing it broke training (README "The reference recipe"): a pitch-or-rest categorical a
+# step (sigmoid cells: 1 of 8 modes), spectral normalisation in D
 # (without it D wins: D loss 0.003, or G collapses), feature matching (without it: 0 of 8), and
 # G's learning rate twice D's. Since 2026-12-01 also D's interval features (-12..12 semitones) routed
 # to a head of their own and matched by G (d_extra_route="matching"): on bach, coverage at 1,000
