@@ -75,6 +75,42 @@ REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d
                     "fm_weight": 1.0, "lr_d": 5e-4, "lr_g": 1e-3, "d_steps": 1, "g_steps": 1,
                     "d_intervals": 12, "d_extra_route": "matching"}
 
+# The baselines' recipes, chosen the same way on bach at the smoke sizes (width 32, z 32, batch 32,
+# 2,000 iterations, seeds 0 and 1; docs/findings/2026-12-03-baseline-recipes.md has every variant tried).
+# Both use the GAN's pitch-or-rest categorical output: with independent sigmoid cells the VAE collapsed.
+VAE_RECIPE = {"method": "vae", "g_output": "softmax", "lr_g": 2e-3, "kl_weight": 1.0, "beta1_g": 0.5}
+IMLE_RECIPE = {"method": "imle", "g_output": "softmax", "lr_g": 1e-3, "imle_m": 100}
+RECIPES = {"gan": REFERENCE_RECIPE, "vae": VAE_RECIPE, "imle": IMLE_RECIPE}
+
+# Equal footing: what every method of one comparison shares. A study's reference rows keep exactly these
+# fields of its own trials (mgen.study.space.expand, variant "vae/reference"), and analysis/baselines.py
+# refuses to compare trials that differ in any of them but the seed. The decoding into notes and the
+# metrics are the same code for every method (mgen.metrics), and so is the held-out split (mgen.data).
+FOOTING = ("data", "data_key", "data_augment", "data_max_files", "data_n_samples", "data_k_motifs", "data_seed",
+           "data_std", "cond", "inject", "z_dim", "g_width", "d_width", "g_output", "batch_size", "steps",
+           "eval_every", "eval_samples", "seed")
+assert len({r["g_output"] for r in RECIPES.values()}) == 1, "the recipes must share one output parametrisation"
+
+POINT_SETS = ("ring", "grid")  # 2D mixtures: no bar recipe; CALIBRATION_PROTOCOL says how they train
+
+
+def recipe_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of the method's recipe that `values` leaves unset: what a trial of that method trains on
+    bars when nothing else is said (a default that does not learn is a bug). Recipe fields that qualify a
+    setting the values turn off go too: d_norm other than spectral drops the norm's scale and warm-up,
+    fm_weight 0 drops the matching head (it reaches G only through feature matching)."""
+    method, data = values.get("method", "gan"), str(values.get("data", "bach"))
+    if data in POINT_SETS or method not in RECIPES:
+        return {}
+    recipe = dict(RECIPES[method])
+    if values.get("d_norm", recipe.get("d_norm")) != "spectral":
+        recipe.pop("d_norm_scale", None)
+        recipe.pop("d_norm_warmup", None)
+    if "fm_weight" in values and float(values["fm_weight"]) <= 0:
+        recipe.pop("d_extra_route", None)
+    return {k: v for k, v in recipe.items() if k not in values}
+
+
 # The 2D calibration protocol (PacGAN's: batch 100, Adam lr 1e-4 with beta1 0.8, D with linear maxout units
 # of 5 pieces, 2,500 samples scored). IMLE with 100 candidates an example from a pool of 1,000: at 2,000
 # steps, seeds 0-4, 23-25 of 25 grid modes and a high-quality share of 0.24-0.40, against 19-23 and
@@ -95,7 +131,7 @@ class TrialConfig:
     data_seed: int = 0  # synthetic sets: generation seed (fixed across trials: same data for all)
     data_std: float = 0.0  # ring/grid: sd of each Gaussian (0 = the protocol's: 0.01 ring, 0.025 grid)
     # --- model ---
-    method: str = "gan"  # gan | vae | imle
+    method: str = "gan"  # gan | vae | imle; on bars, fields left unset come from its recipe (RECIPES)
     cond: str = "none"  # none | prev | chord | prev+chord (bars only)
     inject: str = "1d"  # 1d: vectors at every layer; 2d: feature maps at matching time resolutions
     z_dim: int = 0  # noise/latent size (0 = family default: 100 bars, 2 points)
@@ -143,8 +179,13 @@ class TrialConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrialConfig":
-        """Build from a flat dict (Ray Tune's sample, a YAML file), coercing types, then validate."""
+    def from_dict(cls, values: dict[str, Any], recipe: bool = True) -> "TrialConfig":
+        """Build from a flat dict (Ray Tune's sample, a YAML file, flags), coercing types, then validate.
+
+        On bars, fields the dict leaves unset come from its method's recipe (RECIPES), then from the
+        dataclass; `recipe=False` (or `TrialConfig(...)` itself) takes the dataclass defaults alone."""
+        if recipe:
+            values = {**recipe_defaults(values), **values}
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
         if unknown:

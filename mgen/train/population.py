@@ -76,6 +76,8 @@ class Population:
         pop = MEMBERS[cfg.method](self.cfgs, data)
         step, start = 0, time.perf_counter()
         last_step, last_time = step, start
+        # Each member's share of the population's training CPU seconds (trial.py's train_cpu_seconds).
+        cpu_spent, cpu_mark = torch.zeros(len(self.cfgs), dtype=torch.float64), time.process_time()
         while step < cfg.steps and self.live.any():
             losses = pop.iteration(self.live.clone())
             step += 1
@@ -88,21 +90,23 @@ class Population:
                 for i in torch.nonzero(self.live & ~diverged).flatten().tolist():
                     diverged[i] = not pop.params_finite(i)
             now = time.perf_counter()
+            cpu_spent[self.live] += (time.process_time() - cpu_mark) / int(self.live.sum())
             common = {"step": float(step), "wall_seconds": now - start,
                       "steps_per_sec": (step - last_step) / max(now - last_time, 1e-9)}
             reports: list[Report | None] = [None] * len(self.cfgs)
             for i in torch.nonzero(diverged).flatten().tolist():
-                metrics = {k: float(v[i]) for k, v in losses.items()} | common | {"diverged": 1.0} | pop.counters(i)
+                metrics = ({k: float(v[i]) for k, v in losses.items()} | common
+                           | {"train_cpu_seconds": float(cpu_spent[i]), "diverged": 1.0} | pop.counters(i))
                 reports[i] = Report(step, metrics | DIVERGED_METRICS, None, None, done=True)
                 self.live[i] = False
             if evaluate_now:
                 members = torch.nonzero(self.live).flatten().tolist()
                 for i, (scores, samples) in zip(members, self._evaluate(pop, data, members, step)):
-                    metrics = ({k: float(v[i]) for k, v in losses.items()} | common | {"diverged": 0.0}
-                               | pop.counters(i) | scores)
+                    metrics = ({k: float(v[i]) for k, v in losses.items()} | common
+                               | {"train_cpu_seconds": float(cpu_spent[i]), "diverged": 0.0} | pop.counters(i) | scores)
                     reports[i] = Report(step, metrics, pop.checkpoint(i, step, metrics), samples, step >= cfg.steps)
             yield reports
-            last_step, last_time = step, time.perf_counter()
+            last_step, last_time, cpu_mark = step, time.perf_counter(), time.process_time()
 
     def _evaluate(self, pop, data: TrialData, members: list[int], step: int):
         """Each member's (metrics, pictured samples), as its own trial's evaluation computes them."""

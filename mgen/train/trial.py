@@ -88,7 +88,7 @@ class TrialData:
 @dataclass
 class Report:
     step: int
-    metrics: dict[str, float]  # losses, eval metrics, wall_seconds, steps_per_sec, diverged, done
+    metrics: dict[str, float]  # losses, eval metrics, wall_seconds, steps_per_sec, train_cpu_seconds, diverged
     checkpoint: dict | None  # state for torch.save; restores the trial exactly
     samples: np.ndarray | None = None  # a few generated examples for pictures
     done: bool = False
@@ -238,8 +238,11 @@ def train(cfg: TrialConfig, ds: BarDataset, resume: dict | None = None) -> Itera
         g.set_state(resume["rng"])
         torch.set_rng_state(resume["torch_rng"])
         step = int(resume["step"])
+    # Compute spent training, evaluation left out: the process's CPU seconds, which another trial sharing
+    # the machine does not inflate as it does wall time. Comparisons at equal compute read it.
+    cpu_spent = float(resume.get("metrics", {}).get("train_cpu_seconds", 0.0)) if resume is not None else 0.0
     start = last_time = time.perf_counter()
-    last_step = step
+    cpu_mark, last_step = time.process_time(), step
     while step < cfg.steps:
         losses = method.iteration(g)
         step += 1
@@ -247,9 +250,9 @@ def train(cfg: TrialConfig, ds: BarDataset, resume: dict | None = None) -> Itera
         if not (diverged or step % cfg.eval_every == 0 or step == cfg.steps):
             continue
         diverged = diverged or not params_finite(method)
-        now = time.perf_counter()
+        now, cpu_spent = time.perf_counter(), cpu_spent + time.process_time() - cpu_mark
         metrics = {**losses, "step": float(step), "wall_seconds": now - start,
-                   "steps_per_sec": (step - last_step) / max(now - last_time, 1e-9),
+                   "steps_per_sec": (step - last_step) / max(now - last_time, 1e-9), "train_cpu_seconds": cpu_spent,
                    "diverged": float(diverged), **method.counters()}
         samples = None
         if diverged:  # nothing to evaluate: every metric a study can rank by takes its worst value
@@ -261,4 +264,4 @@ def train(cfg: TrialConfig, ds: BarDataset, resume: dict | None = None) -> Itera
         yield Report(step, metrics, None if diverged else checkpoint_state(cfg, step, method, g, metrics), samples, done)
         if diverged:
             return
-        last_step, last_time = step, time.perf_counter()
+        last_step, last_time, cpu_mark = step, time.perf_counter(), time.process_time()

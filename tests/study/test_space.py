@@ -12,3 +12,18 @@ def test_d_norm_none_drops_the_fixed_spectral_scale_and_warm_up_so_a_space_can_c
     validate_space({"d_norm": Choice(("spectral", "none"))}, fixed)  # both cells are valid trials
     none = TrialConfig.from_dict(expand({**fixed, "d_norm": "none"}))
     assert (none.d_norm_scale, none.d_norm_warmup) == (1.0, 0)
+
+
+def test_a_reference_variant_keeps_the_trials_footing_and_leaves_the_rest_to_its_recipe():
+    from mgen.train.config import FOOTING, VAE_RECIPE
+
+    params = {"variant": "vae/reference", "dg_ratio": None, "lr_g": 5e-3, "lr_d": 1e-3, "loss": "hinge",
+              "conditioning": "chord/1d", "data": "motifs", "g_width": 32, "steps": 100, "seed": 3}
+    flat = expand(params)
+    assert flat == {"data": "motifs", "g_width": 32, "steps": 100, "seed": 3, "cond": "chord", "inject": "1d",
+                    "method": "vae"}
+    assert set(flat) - {"method"} <= set(FOOTING)
+    cfg = TrialConfig.from_dict(flat)
+    assert {k: getattr(cfg, k) for k in VAE_RECIPE} == VAE_RECIPE  # the study's lr_g is the GAN's, not the VAE's
+    # A parameter given as None is left to the recipe, in any trial.
+    assert TrialConfig.from_dict(expand({"variant": "imle", "lr_g": None, "data": "bach"})).lr_g == 1e-3

@@ -1,4 +1,5 @@
-"""VAE and IMLE capture the known modes of the 2D mixtures and the planted motifs (slow: real training)."""
+"""VAE and IMLE capture the known modes of the 2D mixtures and the planted motifs, and their recipes learn
+bach (slow: real training)."""
 import pytest
 
 from mgen.data import load_dataset
@@ -22,8 +23,20 @@ def test_baselines_capture_the_mixture_modes(data, least, variant):
     assert m["modes_captured"] >= least and m["high_quality"] > 0.1, m
 
 
+SMOKE = {"g_width": 32, "d_width": 32, "z_dim": 32, "batch_size": 32, "eval_samples": 256}  # the smoke budget's sizes
+
+
 @pytest.mark.slow
-def test_imle_finds_the_planted_motifs():
-    m = last_metrics({"variant": "imle/lr_g=1e-3", "data": "motifs", "g_width": 32, "d_width": 32, "z_dim": 32,
-                      "batch_size": 32, "steps": 1000, "eval_every": 1000, "eval_samples": 256})
-    assert m["modes_captured"] >= 7 and m["collapsed"] == 0 and m["failed"] == 0, m
+@pytest.mark.parametrize("method", ["vae", "imle"])
+def test_each_baseline_recipe_is_healthy_on_bach_within_1000_iterations(method):
+    # Measured (seeds 0, 1): coverage 0.46 and 0.44 (VAE), 0.54 and 0.46 (IMLE) at 1,000 iterations.
+    m = last_metrics({**SMOKE, "method": method, "data": "bach", "steps": 1000, "eval_every": 1000})
+    assert m["coverage"] >= 0.35 and m["collapsed"] == 0 and m["failed"] == 0, m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["vae", "imle"])
+def test_each_baseline_recipe_finds_the_planted_motifs(method):
+    # Measured: 8 of 8 by 500 iterations for both, seeds 0 and 1.
+    m = last_metrics({**SMOKE, "method": method, "data": "motifs", "steps": 500, "eval_every": 500})
+    assert m["modes_captured"] >= 6 and m["collapsed"] == 0 and m["failed"] == 0, m

@@ -206,10 +206,11 @@ def test_pacgan_maxout_discriminator():
         TrialConfig.from_dict({"data": "bach", "d_maxout": 5})
 
 
-def tiny(**kw):
+def tiny(recipe: bool = False, **kw):
+    """A tiny trial of exactly the fields given (the dataclass's defaults for the rest, unless `recipe`)."""
     base = dict(data="motifs", data_n_samples=256, data_k_motifs=4, g_width=16, d_width=16, z_dim=8,
                 batch_size=32, steps=40, eval_every=20, eval_samples=64)
-    return TrialConfig.from_dict({**base, **kw})
+    return TrialConfig.from_dict({**base, **kw}, recipe=recipe)
 
 
 def run_iterations(cfg, n):
