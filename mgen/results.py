@@ -26,7 +26,7 @@ import pandas as pd
 from mgen.errors import UserError, run_cli
 from mgen.metrics.registry import direction
 from mgen.study.space import expand
-from mgen.train.config import TrialConfig
+from mgen.train.config import FOOTING, TrialConfig
 
 log = logging.getLogger(__name__)
 PARAM_PREFIX = "param/"
@@ -59,9 +59,13 @@ class StudyResults:
         return [c[len(PARAM_PREFIX):] for c in self.trials.columns if c.startswith(PARAM_PREFIX)]
 
     def best_trial(self, metric: str, mode: str | None = None) -> pd.Series:
-        """The trial with the best `best_<metric>`, in the metric's declared direction unless `mode` says."""
+        """The trial with the best `best_<metric>`, in the metric's declared direction unless `mode` says;
+        reference rows left out, as the study's summary leaves them out."""
         mode = mode or direction(metric)
-        ranked = self.trials.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in self.trials else self.trials.iloc[:0]
+        # The study's own trials: its reference rows (a baseline recipe beside a GAN map) are not its answer.
+        refs = {x.get("trial_id") for x in self.summary.get("references", [])}
+        own = self.trials[~self.trials["trial_id"].isin(refs)]
+        ranked = own.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in own else own.iloc[:0]
         if ranked.empty:
             raise UserError(f"no trial in {self.uri} reported {metric!r}")
         return ranked.sort_values(f"best_{metric}", ascending=mode == "min", kind="stable").iloc[0]
@@ -79,6 +83,9 @@ def _derived(params: dict, stored: dict | None = None) -> dict:
     out["log10_lr_ratio"] = cfg.log10_lr_ratio
     out["conditioning"] = cfg.cond if cfg.cond == "none" else f"{cfg.cond}/{cfg.inject}"
     out["d_norm"], out["seed"] = cfg.d_norm, cfg.seed
+    # What methods compared with each other must share (mgen.train.config.FOOTING), seed and conditioning
+    # aside: conditioning is a dimension studies compare; analysis/baselines.py checks the rest.
+    out["footing"] = "|".join(f"{k}={getattr(cfg, k)}" for k in FOOTING if k not in ("seed", "cond", "inject"))
     return out
 
 

@@ -41,7 +41,7 @@ BUDGETS = {
 }
 
 SPEC = StudySpec(name="gan_collapse", description=__doc__.splitlines()[0], space=SPACE, budgets=BUDGETS,
-                 fixed=FIXED, control=CONTROL)
+                 fixed=FIXED, control=CONTROL, references=("vae", "imle"))
 
 if __name__ == "__main__":
     sys.exit(main(SPEC))

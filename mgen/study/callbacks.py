@@ -6,6 +6,8 @@ from collections import defaultdict
 
 from ray import tune
 
+from mgen.study.space import unset
+
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +43,7 @@ class ProgressLines(tune.Callback):
 
         result = trial.last_result or {}
         params = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in trial.config.items() if k in self.keys)
+                          for k, v in trial.config.items() if k in self.keys and not unset(v))
         value = result.get(self.metric)
         shown = f"{self.metric}={value:.4f}" if isinstance(value, (int, float)) else f"{self.metric}=n/a"
         status = health_status(result) if result else "no report"

@@ -40,6 +40,9 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--collapse-patience", type=int, default=3,
                    help="stop a trial after this many consecutive collapsed evaluations")
     p.add_argument("--no-collapse-stop", action="store_true", help="never stop trials for collapse")
+    if spec.references:
+        p.add_argument("--no-references", action="store_true",
+                       help=f"skip the reference rows ({', '.join(m.upper() for m in spec.references)} recipes, once per seed)")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials running at once (default: as resources allow)")

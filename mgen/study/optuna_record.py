@@ -4,7 +4,8 @@ An Optuna search writes its own study (OptunaSearch with the same SQLite file). 
 search, this Tune callback adds each finished trial to an Optuna study of the same name in
 `<results>/<study>/optuna.db`: its searched params (with their distributions), its reports as
 intermediate values by training step, and its best value of the study metric (in the metric's
-direction); an errored trial is recorded as FAIL, one without a value as PRUNED.
+direction); an errored trial is recorded as FAIL, one without a value as PRUNED. Reference rows (a VAE or
+IMLE recipe beside a GAN map) are not points of the space and are left out.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from ray import tune
 
+from mgen.study.plan import reference_method
 from mgen.study.space import Choice, LogUniform
 
 
@@ -28,8 +30,9 @@ def distribution(dim):
 
 
 class OptunaRecord(tune.Callback):
-    def __init__(self, db: Path, name: str, space: dict[str, Any], metric: str, mode: str):
+    def __init__(self, db: Path, name: str, space: dict[str, Any], metric: str, mode: str, skip_references: bool = False):
         self.url, self.name, self.metric, self.mode = f"sqlite:///{db}", name, metric, mode
+        self.skip_references = skip_references
         self.space = {k: d for k, d in space.items() if distribution(d) is not None}
         self._reports: dict[str, dict[int, float]] = {}
 
@@ -52,6 +55,8 @@ class OptunaRecord(tune.Callback):
         import optuna
 
         reports = self._reports.pop(trial.trial_id, {})
+        if self.skip_references and reference_method(trial.config):
+            return
         params = {k: trial.config[k] for k in self.space if k in trial.config}
         dists = {k: distribution(self.space[k]) for k in params}
         best = (max if self.mode == "max" else min)(reports.values()) if reports else None

@@ -11,7 +11,8 @@ from typing import Any
 
 from mgen.errors import UserError
 from mgen.study.flags import parse_objectives, parse_only, parse_sets, study_mode
-from mgen.study.space import Budget, Choice, LogUniform, expand, grid_values, validate_space, values_of
+from mgen.study.space import REFERENCE, Budget, Choice, LogUniform, expand, grid_values, validate_space, values_of
+from mgen.train.config import TrialConfig
 
 
 @dataclass
@@ -29,6 +30,9 @@ class StudySpec:
     # The positive control: study-level params of a recipe known to learn (a trial whose config has
     # them is a control). The study runs it once per seed; the summary says when a control failed.
     control: dict[str, Any] | None = None
+    # Reference rows: these methods' recipes (mgen.train.config.RECIPES) run once per seed on the study's
+    # own footing (data, sizes, budget, output, seeds), so a GAN map shows at once whether it beats them.
+    references: tuple[str, ...] = ()
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Plan:
     name: str
     objectives: list[tuple[str, str]]
     controls: list[dict[str, Any]] = field(default_factory=list)  # control configs the search must add
+    references: list[dict[str, Any]] = field(default_factory=list)  # reference-row configs the search must add
 
     @property
     def local_storage(self) -> Path | None:
@@ -89,7 +94,14 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
     if num_samples < 1:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
     storage, name = study_location(spec, args)
-    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives, control_points(spec, fixed, space, args.search))
+    references = []
+    if spec.references and not getattr(args, "no_references", False):
+        space = {"variant": "gan", **space}  # the study's own trials; its reference rows say which method
+        references = reference_points(spec, fixed, space, args.search)
+        for point in references:
+            TrialConfig.from_dict(expand({**fixed, **point}))  # a --set that breaks a recipe fails here
+    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives,
+                control_points(spec, fixed, space, args.search), references)
 
 
 def only_values(space: dict[str, Any], key: str, values: list, study_space: dict[str, Any] | None = None) -> Choice:
@@ -139,9 +151,29 @@ def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> li
     return points
 
 
+def reference_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> list[dict[str, Any]]:
+    """One point per reference method and seed: variant "METHOD/reference" and the seed; the searched
+    dimensions, which a recipe does not use, as None or NaN (a preset point must name each). None under Optuna,
+    whose sampler would learn from rows that are not points of its space."""
+    if search == "optuna":
+        return []
+    seeds = values_of(space["seed"]) if "seed" in space else [fixed.get("seed", 0)]
+    # Not used: None, or NaN for a float range (Tune checks a preset float against its bounds).
+    unused = {k: float("nan") if isinstance(d, LogUniform) else None
+              for k, d in space.items() if isinstance(d, (Choice, LogUniform)) and k != "seed"}
+    return [{**unused, "variant": f"{method}/{REFERENCE}", "seed": seed}
+            for method in spec.references for seed in seeds]
+
+
+def reference_method(config: dict) -> str | None:
+    """The method of a reference row ("vae" for variant "vae/reference"), else None."""
+    method, _, rest = str(config.get("variant") or "").partition("/")
+    return method if rest == REFERENCE else None
+
+
 def is_control(spec: StudySpec, config: dict) -> bool:
     """Does this trial's config hold the control's study-level params?"""
-    if not spec.control:
+    if not spec.control or (spec.references and reference_method(config)):
         return False
     mine, control = expand(config), expand({**config, **spec.control})
     return all(mine.get(k) == control.get(k) for k in control)

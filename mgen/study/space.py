@@ -5,8 +5,10 @@ Tune's grid/choice/loguniform for the chosen search. Three study-level parameter
 config fields: `dg_ratio` ("5:1" -> d_steps=5, g_steps=1), `conditioning` ("prev+chord/2d" ->
 cond="prev+chord", inject="2d"; "none" has no injection, so a grid never runs "none" twice) and
 `variant` ("gan/1:5" -> method gan at D:G 1:5; "vae", "imle"; settings of its own after the slash,
-"imle/lr_g=1e-3,imle_m=50"), so VAE and IMLE are not repeated over D/G ratios they do not have and
-each method can run at settings that suit it. A study that fixes the spectral normalisation's scale and
+"imle/lr_g=1e-3,imle_m=50"; "vae/reference": the method's recipe on the trial's footing alone), so VAE
+and IMLE are not repeated over D/G ratios they do not have and each method can run at settings that suit
+it. A parameter given as None (or NaN) is left to the recipe (a reference row's point names the searched
+dimensions, which it does not use, so). A study that fixes the spectral normalisation's scale and
 warm-up (the reference recipe's) and crosses `d_norm` with "none" gets, for "none", no scale or warm-up:
 they qualify spectral normalisation only.
 """
@@ -18,7 +20,9 @@ from typing import Any
 
 from mgen.errors import UserError
 from mgen.models import CONDITIONS, INJECTIONS
-from mgen.train.config import TrialConfig, load_yaml
+from mgen.train.config import FOOTING, TrialConfig, load_yaml
+
+REFERENCE = "reference"  # variant "vae/reference": that method's recipe on the trial's footing (a reference row)
 
 DG_RATIOS = ("5:1", "2:1", "1:1", "1:2", "1:5")
 CONDITIONINGS = ("none",) + tuple(f"{c}/{i}" for c in CONDITIONS[1:] for i in INJECTIONS)
@@ -83,17 +87,24 @@ def grid_values(dim) -> list:
     return [dim]
 
 
+def unset(value) -> bool:
+    """A parameter left to the recipe: None, or NaN (a reference row's unused float dimensions)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def expand(params: dict[str, Any]) -> dict[str, Any]:
     """A sampled dict (study-level params included) -> the flat TrialConfig dict."""
-    out = dict(params)
+    out = {k: v for k, v in params.items() if not unset(v)}
+    reference = False
     if "variant" in out:
         method, _, rest = str(out.pop("variant")).partition("/")
         out["method"] = method
+        reference = rest == REFERENCE
         if "=" in rest:  # the variant's own settings
             for item in rest.split(","):
                 key, _, value = item.partition("=")
                 out[key.strip()] = load_yaml(value)
-        elif rest:
+        elif rest and not reference:
             out["dg_ratio"] = rest
     if "dg_ratio" in out:
         out["d_steps"], out["g_steps"] = parse_ratio(out.pop("dg_ratio"))
@@ -106,6 +117,8 @@ def expand(params: dict[str, Any]) -> dict[str, Any]:
     if out.get("d_norm") == "none":
         out.pop("d_norm_scale", None)
         out.pop("d_norm_warmup", None)
+    if reference:  # the method's recipe decides everything but the footing (TrialConfig.from_dict)
+        return {**{k: v for k, v in out.items() if k in FOOTING + ("device",)}, "method": out["method"]}
     return out
 
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from mgen.metrics.registry import health_status
-from mgen.study.plan import Plan, is_control
+from mgen.study.plan import Plan, is_control, reference_method
 from mgen.study.storage import write_atomic
 
 SUMMARY_FILE = "study.json"
@@ -33,7 +33,10 @@ def summarise(plan: Plan, results) -> dict:
                      "diverged": bool(last.get("diverged", 0) >= 1), "error": r.error is not None,
                      "best_checkpoint": best_ckpt.path if best_ckpt else None,
                      "control": is_control(plan.spec, r.config or {}),
+                     "reference": reference_method(r.config or {}) if plan.spec.references else None,
                      "params": {k: v for k, v in (r.config or {}).items() if k in plan.space}})
+    references = [x for x in rows if x["reference"]]
+    rows = [x for x in rows if not x["reference"]]  # the study's own trials: counted, ranked, mapped
     ranked = sorted((x for x in rows if x["best"] == x["best"]), key=lambda x: x["best"], reverse=mode == "max")
     healthy = [x for x in ranked if x["status"] == "healthy"]
     summary = {"name": plan.name, "storage": plan.storage, "path": f"{plan.storage.rstrip('/')}/{plan.name}",
@@ -54,6 +57,7 @@ def summarise(plan: Plan, results) -> dict:
         params = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in x["params"].items())
         mark = "" if x["status"] == "healthy" else f"  [{x['status'].upper()}]"
         print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}{mark}")
+    summary["references"] = reference_summary(references, ranked, metric, mode)
     print(f"results: {summary['path']}")
     if plan.spec.control:
         if not controls:
@@ -85,6 +89,29 @@ def summarise(plan: Plan, results) -> dict:
     if plan.local_storage:
         write_atomic(plan.local_storage / plan.name / SUMMARY_FILE, json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def reference_summary(references: list[dict], ranked: list[dict], metric: str, mode: str) -> list[dict]:
+    """Print the reference rows (each method's recipe, same footing and seeds) beside the study's best
+    trial, and return them for study.json."""
+    if not references:
+        return []
+    out = [{"trial_id": x["trial_id"], "method": x["reference"], "seed": x["params"].get("seed"),
+            "status": x["status"], "best": x["best"], "best_checkpoint": x["best_checkpoint"]} for x in references]
+    print(f"reference rows (each method's recipe on the same data, sizes, budget and seeds), {metric} at the best report:")
+    for method in sorted({x["method"] for x in out}):
+        mine = sorted((x for x in out if x["method"] == method), key=lambda x: str(x["seed"]))
+        cells = "  ".join(f"s{x['seed']} {x['best']:.4f}" + ("" if x["status"] == "healthy" else f" [{x['status'].upper()}]")
+                          for x in mine)
+        print(f"  {method.upper():5s} {cells}")
+    scored = [x for x in out if x["best"] == x["best"]]
+    if ranked and scored:
+        best_ref = (max if mode == "max" else min)(scored, key=lambda x: x["best"])
+        ahead = (ranked[0]["best"] > best_ref["best"]) if mode == "max" else (ranked[0]["best"] < best_ref["best"])
+        print(f"  best trial of this study {ranked[0]['best']:.4f} vs best reference {best_ref['best']:.4f} "
+              f"({best_ref['method'].upper()} s{best_ref['seed']}): "
+              + ("the study's best is ahead" if ahead else f"no trial of this study beats {best_ref['method'].upper()}"))
+    return out
 
 
 def group_table(results, by: list[str], metrics: list[str]):

@@ -144,7 +144,8 @@ def optuna_record(plan: Plan, metric: str, mode: str) -> list:
         return []
     from mgen.study.optuna_record import OptunaRecord
 
-    return [OptunaRecord(plan.local_storage / plan.name / "optuna.db", plan.name, plan.space, metric, mode)]
+    return [OptunaRecord(plan.local_storage / plan.name / "optuna.db", plan.name, plan.space, metric, mode,
+                         skip_references=bool(plan.references))]
 
 
 def populations(plan: Plan, datasets: dict):
@@ -204,7 +205,10 @@ def build_tuner(plan: Plan, datasets: dict):
     # Trials at once: --max-concurrent, else with populations P per group that fits, else as resources allow.
     # Tune ignores TuneConfig's max_concurrent_trials for grid and random search, so the generator gets it.
     concurrent = args.max_concurrent or (population.concurrency if population else None)
-    search_alg = BasicVariantGenerator(random_state=args.seed, points_to_evaluate=list(plan.controls) or None,
+    if plan.references:  # Tune warns that their unset dimensions (None, NaN) are not values of the space: known
+        logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
+    search_alg = BasicVariantGenerator(random_state=args.seed,
+                                       points_to_evaluate=list(plan.controls) + list(plan.references) or None,
                                        max_concurrent=concurrent or 0)
     scheduler = None
     if args.search == "optuna":
@@ -229,7 +233,7 @@ def build_tuner(plan: Plan, datasets: dict):
         scheduler = ASHAScheduler(max_t=reports, grace_period=1, reduction_factor=2)
     tune_config = tune.TuneConfig(
         metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
-        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls),
+        search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls) + len(plan.references),
         max_concurrent_trials=None if args.search != "optuna" else concurrent,
         reuse_actors=not args.no_reuse_actors)
     param_space = {**plan.fixed, **to_tune(plan.space, args.search)}

@@ -34,12 +34,13 @@ from ray.air.integrations.wandb import (
 )
 
 from mgen.metrics.registry import METRICS
-from mgen.study.space import expand
+from mgen.study.plan import reference_method
+from mgen.study.space import expand, unset
 
 log = logging.getLogger(__name__)
 QUIET = {"silent": True, "console": "off"}  # no banners, no sparklines, no captured worker output
 
-_TRAIN = {"loss_d", "loss_g", "loss", "loss_recon", "loss_kl", "steps_per_sec", "wall_seconds", "diverged"}
+_TRAIN = {"loss_d", "loss_g", "loss", "loss_recon", "loss_kl", "steps_per_sec", "wall_seconds", "train_cpu_seconds", "diverged"}
 _QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "roll_coverage",
             "roll_precision", "music_overlap"}
 
@@ -98,7 +99,7 @@ def run_name(config: dict, keys: list[str]) -> str:
     """The searched params of a trial, short: "dg_ratio=1:5 lr_d=0.0005 d_norm=spectral seed=0"."""
     parts = []
     for key in keys:
-        if key in config:
+        if key in config and not unset(config[key]):  # a reference row leaves the params it does not use unset
             value = config[key]
             parts.append(f"{key}={value:.2g}" if isinstance(value, float) else f"{key}={value}")
     return " ".join(parts) or "trial"
@@ -112,7 +113,7 @@ def run_tags(config: dict, control: bool) -> list[str]:
         tags += [f"dg={flat.get('d_steps', 1)}:{flat.get('g_steps', 1)}", f"d_norm={flat.get('d_norm', 'none')}"]
     cond = flat.get("cond", "none")
     tags.append("cond=none" if cond == "none" else f"cond={cond}/{flat.get('inject', '1d')}")
-    return tags + (["control"] if control else [])
+    return tags + (["control"] if control else []) + (["reference"] if reference_method(config) else [])
 
 
 class TrialLoggingActor(_WandbLoggingActor):
@@ -287,6 +288,15 @@ def study_tables(summary: dict, optuna_db: str | None) -> dict:
             collapsed=("status", lambda s: (s == "collapsed").mean()), failed=("status", lambda s: (s == "failed").mean()),
             best_mean=("best", "mean"), best_sd=("best", "std"))
         out["collapse_map"] = cells.reset_index()
+    if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
+        refs = pd.DataFrame([{k: x[k] for k in ("trial_id", "method", "seed", "status", "best")}
+                             for x in summary["references"]])
+        if summary.get("best"):
+            best = summary["best"]
+            refs = pd.concat([pd.DataFrame([{"trial_id": best["trial_id"], "method": "gan (best trial)",
+                                             "seed": best["params"].get("seed"), "status": best["status"],
+                                             "best": best["best"]}]), refs], ignore_index=True)
+        out["references"] = refs
     if optuna_db and Path(optuna_db).exists():
         import optuna
 
@@ -348,5 +358,9 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
                 run.log(logged)
         run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
                                                     "errored", "controls_passed")})
+        for method in sorted({x["method"] for x in summary.get("references", [])}):
+            values = [x["best"] for x in summary["references"] if x["method"] == method and x["best"] == x["best"]]
+            if values:  # the baseline's mean best metric over seeds, beside the study's own best
+                run.summary[f"reference/{method}_{summary['metric']}"] = sum(values) / len(values)
     finally:
         run.finish()

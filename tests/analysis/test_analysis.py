@@ -177,3 +177,34 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
 
     pixels = np.asarray(Image.open(shot).convert("L"))
     assert pixels.std() > 10  # not a blank page
+
+
+def test_baselines_refuses_trials_that_are_not_on_equal_footing():
+    import baselines
+
+    from mgen.errors import UserError
+
+    trials = pd.DataFrame({"footing": ["data=bach|g_width=32|steps=1000", "data=bach|g_width=32|steps=4000"]})
+    with pytest.raises(UserError, match=r"differ in steps \(steps: 1000, 4000\)"):
+        baselines.check_footing(trials)
+    baselines.check_footing(trials.iloc[:1])  # one footing: nothing to refuse
+
+
+def test_baselines_reads_each_trial_at_a_step_or_at_its_last_report_within_a_cpu_budget():
+    import baselines
+
+    from mgen.results import StudyResults
+
+    history = pd.DataFrame({"trial_id": ["a"] * 3 + ["b"] * 3, "step": [250, 500, 750] * 2,
+                            "train_cpu_seconds": [1.0, 2.0, 3.0, 4.0, 8.0, 12.0],
+                            "coverage": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]})
+    trials = pd.DataFrame({"trial_id": ["a", "b"], "step": [750, 750], "train_cpu_seconds": [3.0, 12.0],
+                           "coverage": [0.3, 0.6]})
+    study = StudyResults("constructed", trials, history, {})
+    at_step = baselines.read_at(study, step=500)
+    assert at_step["coverage"].tolist() == [0.2, 0.5] and at_step["step"].tolist() == [500, 500]
+    at_cpu = baselines.read_at(study, cpu_seconds=4.5)  # a: its last report (3 s); b: its first (4 s)
+    assert at_cpu["coverage"].tolist() == [0.3, 0.4] and at_cpu["step"].tolist() == [750, 250]
+    assert baselines.read_at(study, cpu_seconds=0.5).empty  # no trial had reported within half a second
+    with pytest.raises(Exception, match="no report at that step; reports at 250, 500, 750"):
+        baselines.read_at(study, step=300)

@@ -9,6 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 import ray
+import yaml
 
 from mgen.errors import UserError
 from mgen.study import Choice, LogUniform, run_study
@@ -175,3 +176,36 @@ def test_positive_controls_run_once_per_seed_and_are_reported(local_ray, results
                      eval_every=10, control=control)
     summary = run_study(grid, study_args(results_dir, "--search", "grid", "--name", "g", "--num-samples", "1"))
     assert summary["trials"] == 4 and len(summary["controls"]) == 1
+
+
+def test_reference_rows_run_each_baseline_recipe_once_per_seed_on_the_studys_footing(local_ray, results_dir, capsys):
+    from mgen.train.config import FOOTING, RECIPES
+
+    spec = tiny_spec(space={"dg_ratio": Choice(("1:1", "1:5")), "lr_g": LogUniform(1e-4, 1e-3), "seed": Choice((0, 1))},
+                     steps=10, eval_every=10, references=("vae", "imle"))
+    args = ["--data", "motifs", "--search", "random", "--num-samples", "2", "--set", "data_n_samples=512",
+            "--set", "eval_samples=64", "--set", "z_dim=16"]
+    summary = run_study(spec, study_args(results_dir, *args))
+    out = capsys.readouterr().out
+    # Two sampled GAN trials are the study's; four reference rows (2 methods x 2 seeds) stand beside them.
+    assert summary["trials"] == 2 and len(summary["ranked"]) == 2
+    assert sorted((x["method"], x["seed"]) for x in summary["references"]) == [("imle", 0), ("imle", 1), ("vae", 0), ("vae", 1)]
+    assert "reference rows (each method's recipe" in out and "VAE   s0 " in out and "IMLE  s0 " in out
+    saved = json.loads((results_dir / "t" / "study.json").read_text())
+    assert [x["trial_id"] for x in saved["references"]] == [x["trial_id"] for x in summary["references"]]
+    # Each reference trial trained its recipe on exactly the GAN trials' footing.
+    gan = yaml.safe_load(next((results_dir / "t").glob("trainable_*dg_ratio*/checkpoint_*/config.yaml")).read_text())
+    for ref in summary["references"]:
+        config = yaml.safe_load(Path(ref["best_checkpoint"], "config.yaml").read_text())
+        assert {k: config[k] for k in FOOTING if k != "seed"} == {k: gan[k] for k in FOOTING if k != "seed"}
+        assert {k: config[k] for k in RECIPES[ref["method"]]} == RECIPES[ref["method"]]
+    # --no-references leaves them out; an Optuna search does not get them (its sampler would learn from them).
+    plain = run_study(spec, study_args(results_dir, *args, "--name", "plain", "--no-references"))
+    assert plain["references"] == [] and plain["trials"] == 2
+    from mgen.study.flags import parse_args
+    from mgen.study.plan import plan_study
+
+    optuna_args = study_args(results_dir, *args, "--name", "o").copy()
+    optuna_args[optuna_args.index("random")] = "optuna"
+    assert plan_study(spec, parse_args(spec, optuna_args)).references == []
+    assert len(plan_study(spec, parse_args(spec, study_args(results_dir, *args, "--name", "r"))).references) == 4
