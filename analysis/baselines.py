@@ -18,6 +18,7 @@ cheapest one used in all. Writes baselines.csv/.md/.png (and baselines_compute.c
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -29,7 +30,7 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.metrics.registry import direction  # noqa: E402
+from mgen.metrics.registry import direction, lookup  # noqa: E402
 from mgen.results import PARAM_PREFIX, analysis_parser, load_study  # noqa: E402
 
 METRICS = ("healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "diversity",
@@ -126,7 +127,9 @@ def comparison(trials: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, dict[st
             if m in group:
                 row[m] = float(group[m].mean())
         if len(reference) >= 2 and len(group) >= 2 and label != best_gan:
-            row[f"p_vs_best_gan_{metric}"] = float(stats.ttest_ind(group[metric], reference, equal_var=False).pvalue)
+            with warnings.catch_warnings():  # identical seeds (all failed, say) give no test, and SciPy warns
+                warnings.simplefilter("ignore", RuntimeWarning)
+                row[f"p_vs_best_gan_{metric}"] = float(stats.ttest_ind(group[metric], reference, equal_var=False).pvalue)
         else:
             row[f"p_vs_best_gan_{metric}"] = float("nan")
         rows.append(row)
@@ -157,13 +160,14 @@ def read_at(study, step: int | None = None, cpu_seconds: float | None = None) ->
     return trials.reset_index(drop=True)
 
 
-def markdown(table: pd.DataFrame, metric: str) -> str:
-    return formatted(table, metric).to_markdown(index=False) + "\n"
+def markdown(table: pd.DataFrame, metric: str, columns: list[str] | None = None) -> str:
+    return formatted(table, metric, columns).to_markdown(index=False) + "\n"
 
 
-def formatted(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The comparison as text: mean ± 95% CI (or n and no CI), 3 decimals, p-values to 3 figures."""
-    metrics = [m for m in METRICS if m in table]
+def formatted(table: pd.DataFrame, metric: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """The comparison as text: mean ± 95% CI (or n and no CI), 3 decimals, p-values to 3 figures; only
+    `columns` of the metrics when given."""
+    metrics = [m for m in (columns or METRICS) if m in table]
     shown = pd.DataFrame({"model": table["model"], "seeds": table["seeds"]})
     for m in BUDGET_COLUMNS:
         if m in table:
@@ -184,8 +188,9 @@ def compute_budget(trials: pd.DataFrame, metric: str) -> float:
 
 
 def run(results: str, out: Path, metric: str, baselines: str | None = None, at_step: int | None = None,
-        at_compute: float | None = None) -> list[Path]:
-    """at_compute: CPU seconds, or 0 for the default budget (the cheapest row's total)."""
+        at_compute: float | None = None, columns: list[str] | None = None) -> list[Path]:
+    """at_compute: CPU seconds, or 0 for the default budget (the cheapest row's total); columns: the
+    metrics baselines.md shows (the CSVs hold them all)."""
     studies = [load_study(results)] + ([load_study(baselines)] if baselines else [])
     frames = [read_at(s, step=at_step) for s in studies]
     trials = pd.concat(frames, ignore_index=True)
@@ -194,7 +199,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None, at_s
     written = [out / "baselines.csv", out / "baselines.md", out / "baselines.png"]
     table.to_csv(written[0], index=False)
     text = f"At equal iterations ({'step ' + str(at_step) if at_step else 'each trial’s last report'}):\n\n"
-    text += markdown(table, metric)
+    text += markdown(table, metric, columns)
     if at_compute is not None:
         full = pd.concat([s.trials for s in studies], ignore_index=True)
         if "train_cpu_seconds" not in full:
@@ -205,7 +210,7 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None, at_s
         compute_table.to_csv(out / "baselines_compute.csv", index=False)
         written.append(out / "baselines_compute.csv")
         text += (f"\nAt equal compute (each trial's last report within {budget:.0f} training CPU seconds; the "
-                 "step column is where each row was read):\n\n" + markdown(compute_table, metric))
+                 "step column is where each row was read):\n\n" + markdown(compute_table, metric, columns))
     written[1].write_text(text)
     fig, ax = plt.subplots(figsize=(1.4 * len(table) + 1.5, 3.2))
     ax.bar(range(len(table)), table[metric], yerr=np.nan_to_num(table[f"{metric}_ci95"].to_numpy(float)), capsize=4)
@@ -222,11 +227,15 @@ def main(argv=None) -> int:
     p.add_argument("--at-step", type=int, help="read every trial at this step's report (default: its last)")
     p.add_argument("--at-compute", type=float, nargs="?", const=0.0, metavar="CPU_SECONDS",
                    help="also compare at equal training CPU seconds (default budget: the cheapest row's total)")
+    p.add_argument("--columns", help="metrics baselines.md shows, comma-separated (default: all; the CSVs hold all)")
     args = p.parse_args(argv)
 
     def body():
         direction(args.metric)
-        for f in run(args.results, Path(args.out), args.metric, args.baselines, args.at_step, args.at_compute):
+        columns = args.columns.split(",") if args.columns else None
+        for name in columns or []:
+            lookup(name)  # an unknown metric is one line, before any work
+        for f in run(args.results, Path(args.out), args.metric, args.baselines, args.at_step, args.at_compute, columns):
             print(f"wrote {f}")
 
     return run_cli("baselines", body)

@@ -60,12 +60,12 @@ def test_the_smoke_study_runs_across_the_nodes_of_a_local_cluster(bystander, tmp
         env.pop("RAY_ADDRESS", None)
         results = tmp_path / "results"
         # The smoke study, shortened to 100 iterations and two of its trials (spectral norm, 1:1 and 1:5), one a
-        # worker at once, without W&B (tests/study/test_job_submit.py checks a job's W&B runs): this test is about
+        # worker at once, without W&B or reference rows (tests/study/test_job_submit.py checks both): this test is about
         # where trials run, not what they learn.
         submit = submit_job(["--address", info["address"], "--working-dir", ".", "--", "python",
                              "studies/gan_collapse.py", "--budget", "smoke", "--storage", str(results), "--name", "mc",
                              "--set", "steps=100", "--set", "eval_every=50", "--only", "d_norm=spectral",
-                             "--only", "dg_ratio=1:1,1:5", "--no-wandb"], env, timeout=900)
+                             "--only", "dg_ratio=1:1,1:5", "--no-wandb", "--no-references"], env, timeout=900)
         output = submit.stdout + submit.stderr
         assert submit.returncode == 0 and "succeeded" in output, output[-5000:]
         study = results / "mc"

@@ -106,10 +106,12 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     study = results / "e2e"
     summary = json.loads((study / "study.json").read_text())
     trials = sorted(p for p in study.iterdir() if p.name.startswith("trainable_"))
-    assert len(trials) == summary["trials"] == 2 and summary["errored"] == 0
+    # The study's two GAN trials, and the VAE and IMLE recipes beside them as reference rows.
+    assert summary["trials"] == 2 and summary["errored"] == 0 and len(trials) == 4
+    assert sorted(x["method"] for x in summary["references"]) == ["imle", "vae"]
     for trial in trials:  # every trial has metrics and a checkpoint
         progress = pd.read_csv(trial / "progress.csv")
-        assert {"coverage", "z_sensitivity", "music_overlap", "loss_d"} <= set(progress.columns)
+        assert {"coverage", "z_sensitivity", "music_overlap", "train_cpu_seconds"} <= set(progress.columns)
         assert list(trial.glob("checkpoint_*/checkpoint.pt")), trial
     best = Path(summary["best"]["best_checkpoint"]) / "checkpoint.pt"
     generated = subprocess.run([sys.executable, "-m", "mgen.cli", "generate", str(best), "--n", "8",
@@ -122,7 +124,7 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
     runs = sorted((study / "wandb").glob("offline-run-*/run-*.wandb"))
     job_types = {run: [r.run.job_type for r in wandb_records(run) if r.WhichOneof("record_type") == "run"][0]
                  for run in runs}
-    assert sorted(job_types.values()) == ["study"] + ["trial"] * 2
+    assert sorted(job_types.values()) == ["study"] + ["trial"] * 4
     runs = [run for run in runs if job_types[run] == "trial"]
     for run in runs:
         records = list(wandb_records(run))
@@ -131,6 +133,8 @@ def test_ray_job_submit_runs_the_smoke_study_end_to_end(ray_head, tmp_path):
         assert len(reports) >= 1 and all("collapse/collapsed" in h and "step" in h for h in reports)
         group = [r.run.run_group for r in records if r.WhichOneof("record_type") == "run"]
         assert group and group[0] == "e2e"
+    tags = [[r.run.tags for r in wandb_records(run) if r.WhichOneof("record_type") == "run"][0] for run in runs]
+    assert sorted(t[0] for t in tags if "reference" in t) == ["imle", "vae"]  # the reference rows, tagged
     # The final samples (.mid and .wav) went up as an artifact of each finished trial.
     artifacts = [r.artifact for run in runs for r in wandb_records(run) if r.WhichOneof("record_type") == "artifact"]
     names = {e.path for a in artifacts for e in a.manifest.contents}
