@@ -13,7 +13,8 @@ budget, evaluation): trials that differ in any of it are refused. Each row is re
 (every trial's last report, or its report at --at-step) and, with --at-compute, at equal compute: each
 trial's last report whose training CPU seconds (`train_cpu_seconds`, evaluation left out) are within
 the budget, by default the mean total of the cheapest row, so every method is read at the compute the
-cheapest one used in all. Writes baselines.csv/.md/.png (and baselines_compute.csv with --at-compute).
+cheapest one used in all. Writes baselines.csv/.md/.png, baselines_compute.csv with --at-compute, and for one
+study with several reports baselines_trajectory.csv/.png (each row's metric at every step: where it stops moving).
 """
 from __future__ import annotations
 
@@ -179,6 +180,21 @@ def formatted(table: pd.DataFrame, metric: str, columns: list[str] | None = None
     return shown
 
 
+def trajectory(study, trials: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Each row's mean and 95% CI of `metric` and its training CPU seconds at every reported step: where
+    the numbers stop moving, and what each step cost."""
+    trials = config_groups(trials)
+    rows = []
+    for label, config in picks_of(trials, metric).items():
+        ids = trials[trials["config"] == config]["trial_id"]
+        history = study.history[study.history["trial_id"].isin(ids)]
+        for step, at in history.groupby("step"):
+            mean, half = mean_ci(at[metric].values)
+            rows.append({"model": label, "step": int(step), "seeds": len(at), metric: mean, f"{metric}_ci95": half,
+                         "train_cpu_seconds": float(at["train_cpu_seconds"].mean()) if "train_cpu_seconds" in at else float("nan")})
+    return pd.DataFrame(rows)
+
+
 def compute_budget(trials: pd.DataFrame, metric: str) -> float:
     """The default equal-compute budget: the mean total training CPU seconds of the cheapest row."""
     trials = config_groups(trials)
@@ -207,10 +223,25 @@ def run(results: str, out: Path, metric: str, baselines: str | None = None, at_s
         budget = at_compute or compute_budget(full, metric)
         at_cpu = pd.concat([read_at(s, cpu_seconds=budget) for s in studies], ignore_index=True)
         compute_table, _ = comparison(at_cpu, metric)
+        compute_table["cpu_budget"] = budget
         compute_table.to_csv(out / "baselines_compute.csv", index=False)
         written.append(out / "baselines_compute.csv")
         text += (f"\nAt equal compute (each trial's last report within {budget:.0f} training CPU seconds; the "
                  "step column is where each row was read):\n\n" + markdown(compute_table, metric, columns))
+    if len(studies) == 1 and studies[0].history["step"].nunique() > 1:
+        curves = trajectory(studies[0], studies[0].trials, metric)
+        curves.to_csv(out / "baselines_trajectory.csv", index=False)
+        fig, ax = plt.subplots(figsize=(5.5, 3.2))
+        for label, curve in curves.groupby("model", sort=False):
+            ax.plot(curve["step"], curve[metric], marker=".", label=label)
+            ax.fill_between(curve["step"], curve[metric] - np.nan_to_num(curve[f"{metric}_ci95"]),
+                            curve[metric] + np.nan_to_num(curve[f"{metric}_ci95"]), alpha=0.2)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(f"{metric} (mean ± 95% CI)")
+        ax.legend(fontsize=7)
+        fig.savefig(out / "baselines_trajectory.png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        written += [out / "baselines_trajectory.csv", out / "baselines_trajectory.png"]
     written[1].write_text(text)
     fig, ax = plt.subplots(figsize=(1.4 * len(table) + 1.5, 3.2))
     ax.bar(range(len(table)), table[metric], yerr=np.nan_to_num(table[f"{metric}_ci95"].to_numpy(float)), capsize=4)

@@ -146,12 +146,24 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
     except UserError as exc:
         parts.append(section("Hyperparameter sensitivity", f"<p>{html.escape(str(exc))}</p>"))
     try:
-        files = baselines_table.run(results, work, metric, baselines)
+        import pandas as pd
+
+        try:  # at equal iterations and, where the reports carry training CPU seconds, at equal compute
+            baselines_table.run(results, work, metric, baselines, at_compute=0.0)
+        except UserError:
+            baselines_table.run(results, work, metric, baselines)
         table, _ = baselines_table.comparison(
-            __import__("pandas").concat([study.trials] + ([load_study(baselines).trials] if baselines else [])),
-            metric)
-        parts.append(section("GAN vs baselines", baselines_table.formatted(table, metric).to_html(index=False)
-                             + image(work / "baselines.png")))
+            pd.concat([study.trials] + ([load_study(baselines).trials] if baselines else [])), metric)
+        body = ("<p class='note'>At equal iterations: each trial's last report.</p>"
+                + baselines_table.formatted(table, metric).to_html(index=False) + image(work / "baselines.png"))
+        if (work / "baselines_compute.csv").exists():
+            at_cpu = pd.read_csv(work / "baselines_compute.csv")
+            body += ("<p class='note'>At equal compute: each trial's last report within the training CPU seconds the "
+                     f"cheapest row used in all ({at_cpu['cpu_budget'].iloc[0]:.0f} s); the step column "
+                     "says where each row was read.</p>" + baselines_table.formatted(at_cpu, metric).to_html(index=False))
+        if (work / "baselines_trajectory.png").exists():
+            body += image(work / "baselines_trajectory.png")
+        parts.append(section("GAN vs baselines", body))
     except UserError as exc:
         parts.append(section("GAN vs baselines", f"<p>{html.escape(str(exc))}</p>"))
     samples = best_samples.run(results, work / "samples", metric, n=16)
