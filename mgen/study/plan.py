@@ -12,7 +12,7 @@ from typing import Any
 from mgen.errors import UserError
 from mgen.study.flags import parse_objectives, parse_only, parse_sets, study_mode
 from mgen.study.space import REFERENCE, Budget, Choice, LogUniform, expand, grid_values, validate_space, values_of
-from mgen.train.config import TrialConfig
+from mgen.train.config import FOOTING, TrialConfig
 
 
 @dataclass
@@ -152,17 +152,27 @@ def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> li
 
 
 def reference_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> list[dict[str, Any]]:
-    """One point per reference method and seed: variant "METHOD/reference" and the seed; the searched
-    dimensions, which a recipe does not use, as None or NaN (a preset point must name each). None under Optuna,
+    """One point per reference method and seed: variant "METHOD/reference" and the seed; the space's other
+    dimensions, which a recipe does not use, as None or NaN (a preset point must name each searched one, and
+    a constant left as it is would show the GAN's value, e.g. its lr_g, in the row's params). None under Optuna,
     whose sampler would learn from rows that are not points of its space."""
     if search == "optuna":
         return []
     seeds = values_of(space["seed"]) if "seed" in space else [fixed.get("seed", 0)]
-    # Not used: None, or NaN for a float range (Tune checks a preset float against its bounds).
-    unused = {k: float("nan") if isinstance(d, LogUniform) else None
-              for k, d in space.items() if isinstance(d, (Choice, LogUniform)) and k != "seed"}
+    # Not used: None, or NaN for a float range (Tune checks a preset float against its bounds). A constant
+    # of the space that sets footing (the conditioning a budget fixes) is kept.
+    unused = {k: float("nan") if isinstance(d, LogUniform) else None for k, d in space.items()
+              if k not in ("seed", "variant") and (isinstance(d, (Choice, LogUniform)) or not footing_only(k, d))}
     return [{**unused, "variant": f"{method}/{REFERENCE}", "seed": seed}
             for method in spec.references for seed in seeds]
+
+
+def footing_only(key: str, value) -> bool:
+    """Does this study-level setting set footing fields alone (e.g. conditioning -> cond, inject)?"""
+    try:
+        return set(expand({key: value})) <= set(FOOTING)
+    except UserError:
+        return False
 
 
 def reference_method(config: dict) -> str | None:
