@@ -62,9 +62,10 @@ def test_collapse_map_cells_match_the_trials(studies, tmp_path):
     cells = pd.read_csv(tmp_path / "collapse_map_coverage.csv")
     trials = last_reports(gan)
     assert cells["trials"].sum() == len(trials) == 16
-    # lr_d 1e-3 over the default lr_g 2e-4 is the "2-10" bin; 1e-4 is "0.1-0.5".
+    # lr_d 1e-3 over the recipe's lr_g 1e-3 is the "~1" bin; 1e-4 is "0.1-0.5".
+    assert set(cells["lr_ratio"]) == {"~1", "0.1-0.5"}
     for _, cell in cells.iterrows():
-        lr_d = 1e-3 if cell["lr_ratio"] == "2-10" else 1e-4
+        lr_d = 1e-3 if cell["lr_ratio"] == "~1" else 1e-4
         members = trials[(trials["dg_ratio"] == cell["dg_ratio"]) & ("cond: " + trials["conditioning"] == cell["panel"])
                          & np.isclose(trials["lr_d"], lr_d)]
         assert len(members) == cell["trials"] == 2
