@@ -124,11 +124,13 @@ def test_collapse_stopper_stops_a_collapsed_trial_and_not_a_healthy_one(local_ra
     run_study(spec, study_args(results_dir, "--search", "grid", "--collapse-patience", "2", "--set", "lr_g=1e-7"))
     collapsed = reports(trial_dirs(results_dir / "t")[0])
     assert len(collapsed) == 2 and collapsed["collapsed"].tolist() == [1.0, 1.0]
-    # Not collapsed (a young VAE on motifs: varied noise, failed but diverse) runs to the end: the stopper
-    # acts on collapse, not on a trial that has not learnt yet.
+    # Not collapsed (a young VAE on motifs with independent sigmoid cells, not its recipe's output: varied
+    # noise, failed but diverse) runs to the end: the stopper acts on collapse, not on a trial that has not
+    # learnt yet.
     spec = tiny_spec(space={"variant": Choice(("vae",))}, steps=60, eval_every=10)
     run_study(spec, study_args(results_dir, "--data", "motifs", "--search", "grid", "--collapse-patience", "2",
-                               "--name", "h", "--set", "lr_g=0.002", "--set", "z_dim=16", "--set", "batch_size=32",
+                               "--name", "h", "--set", "lr_g=0.002", "--set", "g_output=sigmoid",
+                               "--set", "z_dim=16", "--set", "batch_size=32",
                                "--set", "data_n_samples=512", "--set", "eval_samples=128"))
     diverse = reports(trial_dirs(results_dir / "h")[0])
     assert len(diverse) == 6 and diverse["collapsed"].tolist() == [0.0] * 6 and diverse["failed"].iloc[0] == 1.0
