@@ -62,12 +62,11 @@ def check_footing(trials: pd.DataFrame) -> None:
     """Refuse trials that differ in anything methods must share (FOOTING), naming the fields."""
     if "footing" not in trials or trials["footing"].nunique() <= 1:
         return
-    parts = trials["footing"].str.split("|", expand=True)
-    differ = [str(parts[c].iloc[0]).split("=")[0] for c in parts.columns if parts[c].nunique() > 1]
-    values = {name: sorted({p.split("=", 1)[1] for p in parts[c]}) for name, c in
-              ((str(parts[c].iloc[0]).split("=")[0], c) for c in parts.columns if parts[c].nunique() > 1)}
+    parts = trials["footing"].str.split("|", expand=True)  # one column a field, each cell "name=value"
+    values = {parts[c].iloc[0].split("=", 1)[0]: sorted({p.split("=", 1)[1] for p in parts[c]})
+              for c in parts.columns if parts[c].nunique() > 1}
     shown = "; ".join(f"{k}: {', '.join(v)}" for k, v in values.items())
-    raise UserError(f"these trials are not on equal footing: they differ in {', '.join(differ)} ({shown}); "
+    raise UserError(f"these trials are not on equal footing: they differ in {', '.join(values)} ({shown}); "
                     "compare studies of the same data, sizes and budget (mgen.train.config.FOOTING)")
 
 
