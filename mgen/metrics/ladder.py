@@ -15,11 +15,20 @@ at small n, and one typical bar then sits inside many of them. Generators, each 
 - random_cells: every cell on with probability 0.1 (noise)
 - silence: empty bars
 - motifs only: motif_j: the clean planted motifs 1..j, for j = 1, 2, 4, 8 (modes must rank)
+Every generator is scored under the conditions (previous bar, chord) of the fresh bars, the reference
+under its own, so each row also has the adherence metrics (mgen/metrics/adherence.py). Three more
+generators follow a condition on purpose:
+- blind: the fresh bars, each under another fresh bar's conditions (real music, condition ignored)
+- chord_tones: one tone of the bar's chord a beat, in one octave (follows the chord slavishly)
+- copy_prev: the previous bar, copied; hold_prev: the previous bar's last pitch held for the whole bar
 
 Expected, and checked by `check_order`: coverage held_out ~ memoriser > k64 > k16 > k4 > k1; every
 single repeated bar below 0.05 coverage (diverse music) and collapsed; held_out and memoriser not
 collapsed nor failed; noise low precision and failed; the memoriser far above held_out on
-memorisation; motif_j ranked by modes_captured, motif_8 not collapsed.
+memorisation; motif_j ranked by modes_captured, motif_8 not collapsed. Adherence: held_out about 1
+(0.75-1.25), blind and the unconditional generators about 0 (|x| < 0.25); chord_tones above held_out on
+chord_adherence, yet far below it on coverage; hold_prev above held_out on prev_adherence; copy_prev
+copying its previous bar (prev_copy_rate 1) where held-out bars rarely do.
 """
 from __future__ import annotations
 
@@ -33,7 +42,8 @@ from mgen.data.split import split_parts
 REFERENCE_MAX = 2000
 LADDER_SHARES = (0.4, 0.3, 0.3)  # training, reference, fresh (held-out) pieces: N = 1000 fits bach
 COLUMNS = ("coverage", "precision", "recall", "density", "frechet_distance", "distinct_ratio", "diversity",
-           "memorisation", "music_overlap", "modes_captured", "collapsed", "failed")
+           "memorisation", "music_overlap", "modes_captured", "collapsed", "failed", "chord_adherence",
+           "prev_adherence", "prev_copy_rate")
 
 
 @dataclass
@@ -42,14 +52,17 @@ class LadderData:
     reference: np.ndarray  # (R, 16, 128) bool, R = min(reference part, REFERENCE_MAX)
     fresh: np.ndarray  # (n, 16, 128) bool
     modes: np.ndarray | None  # motifs: (K, 16, 128) clean motifs
+    reference_conditions: tuple[np.ndarray, np.ndarray]  # (previous bars, chord labels) of the reference
+    fresh_conditions: tuple[np.ndarray, np.ndarray]  # ... of the fresh bars: every generator's conditions
 
 
 def ladder_data(ds: BarDataset, n: int, seed: int = 0) -> LadderData:
     train_idx, ref_idx, fresh_idx = split_parts(ds.piece, LADDER_SHARES)
     rng = np.random.default_rng(seed)
-    ref = ds.x[np.sort(rng.choice(ref_idx, min(REFERENCE_MAX, len(ref_idx)), replace=False))]
-    fresh = ds.x[rng.choice(fresh_idx, min(n, len(fresh_idx)), replace=False)]
-    return LadderData(ds.x[train_idx], ref, fresh, ds.modes)
+    ref = np.sort(rng.choice(ref_idx, min(REFERENCE_MAX, len(ref_idx)), replace=False))
+    fresh = rng.choice(fresh_idx, min(n, len(fresh_idx)), replace=False)
+    return LadderData(ds.x[train_idx], ds.x[ref], ds.x[fresh], ds.modes, (ds.prev[ref], ds.chord[ref]),
+                      (ds.prev[fresh], ds.chord[fresh]))
 
 
 def repeat_to(bars: np.ndarray, n: int) -> np.ndarray:
@@ -117,6 +130,41 @@ def random_melodies(n: int, low: int, high: int, rng: np.random.Generator) -> np
     return bars
 
 
+def chord_tone_bars(chords: np.ndarray, octave: int = 60) -> np.ndarray:
+    """One tone of each bar's chord a beat (root, third, fifth, root), in the octave from `octave`."""
+    from mgen.metrics.adherence import triads
+
+    tones, named = triads(chords)
+    bars = np.zeros((len(chords), 16, 128), bool)
+    for i in np.nonzero(named)[0]:
+        classes = np.nonzero(tones[i])[0]
+        root = int(chords[i, :12].argmax())
+        order = sorted(classes, key=lambda c: (c - root) % 12)  # root, third, fifth
+        for beat, c in enumerate(order + order[:1]):
+            bars[i, 4 * beat:4 * beat + 4, octave + c] = True
+    return bars
+
+
+def held_last_note(prevs: np.ndarray) -> np.ndarray:
+    """Each previous bar's last sounding (top) pitch, held for a whole bar; an empty bar after silence."""
+    bars = np.zeros_like(prevs, dtype=bool)
+    sounding = prevs.any(axis=2)
+    for i in np.nonzero(sounding.any(axis=1))[0]:
+        last = 15 - int(sounding[i, ::-1].argmax())
+        bars[i, :, 127 - int(prevs[i, last, ::-1].argmax())] = True
+    return bars
+
+
+def conditional_generators(data: LadderData, seed: int = 0) -> dict[str, np.ndarray]:
+    """The generators that follow (or ignore) the fresh bars' conditions on purpose (module docstring)."""
+    rng = np.random.default_rng(seed + 1)
+    prev, chord = data.fresh_conditions
+    pitches = np.nonzero(data.train.any(axis=(0, 1)))[0]
+    octave = int(np.median(pitches)) // 12 * 12
+    return {"blind": data.fresh[rng.permutation(len(data.fresh))], "chord_tones": chord_tone_bars(chord, octave),
+            "copy_prev": prev.astype(bool), "hold_prev": held_last_note(prev)}
+
+
 def generators(data: LadderData, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = len(data.fresh)
@@ -133,20 +181,25 @@ def generators(data: LadderData, seed: int = 0) -> dict[str, np.ndarray]:
         for j in (1, 2, 4, 8):
             if j <= len(data.modes):
                 out[f"motif_{j}"] = repeat_to(data.modes[:j], n)
+    out.update(conditional_generators(data, seed))
     return out
 
 
 def run_ladder(ds: BarDataset, n: int, score=None, seed: int = 0):
-    """A DataFrame, one row a generator, of the ladder's columns; score(fake, real, train, modes) -> dict."""
+    """A DataFrame, one row a generator, of the ladder's columns; score(fake, real, train, modes, conditions,
+    real_conditions) -> dict, by default `evaluate` with one Reference for every row."""
     import pandas as pd
 
-    from mgen.metrics import evaluate
+    from mgen.metrics import Reference, evaluate
 
-    score = score or (lambda fake, real, train, modes: evaluate(fake, real, kind="bars", train=train, modes=modes))
     data = ladder_data(ds, n, seed)
+    reference = Reference(data.reference, "bars", train=data.train, modes=data.modes,
+                          conditions=data.reference_conditions)
+    score = score or (lambda fake, real, train, modes, conditions, real_conditions:
+                      evaluate(fake, reference=reference, conditions=conditions))
     rows = {}
     for name, fake in generators(data, seed).items():
-        metrics = score(fake, data.reference, data.train, data.modes)
+        metrics = score(fake, data.reference, data.train, data.modes, data.fresh_conditions, data.reference_conditions)
         rows[name] = {c: metrics.get(c, float("nan")) for c in COLUMNS}
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.attrs["n"], frame.attrs["reference"] = len(data.fresh), len(data.reference)
@@ -186,6 +239,7 @@ def check_order(frame, diverse: bool = True) -> list[tuple[str, bool]]:
                        frame.loc["memoriser", "memorisation"] > frame.loc["held_out", "memorisation"] + 0.2))
         checks.append(("coverage: any single repeated bar < 0.05",
                        max(c["k1"], c["hub_roll"], c["hub_embedding"]) < 0.05))
+    checks += adherence_checks(frame)
     motif_rows = [r for r in frame.index if r.startswith("motif_")]
     if motif_rows:
         modes = frame.loc[motif_rows, "modes_captured"].tolist()
@@ -193,4 +247,26 @@ def check_order(frame, diverse: bool = True) -> list[tuple[str, bool]]:
         checks.append(("motifs: motif_1 < motif_2 < motif_4 < motif_8 by modes and by coverage",
                        modes == sorted(set(modes)) and covers == sorted(covers) and len(set(covers)) == len(covers)))
         checks.append(("motifs: motif_8 not collapsed", frame.loc[motif_rows[-1], "collapsed"] == 0))
+    return checks
+
+
+def adherence_checks(frame) -> list[tuple[str, bool]]:
+    """The adherence metrics' expected relations (module docstring), for each condition the data follow
+    (a NaN column: the real bars show no gain on any of its measures, e.g. motifs' random bar order)."""
+    checks = []
+    unconditional = ["blind", "memoriser", "k64", "random_melody"]
+    for column, follower in (("chord_adherence", "chord_tones"), ("prev_adherence", "hold_prev")):
+        a = frame[column]
+        if a.isna().all():
+            continue
+        checks += [
+            (f"{column}: held_out about 1 (0.75-1.25)", 0.75 <= a["held_out"] <= 1.25),
+            (f"{column}: blind, memoriser, k64, random_melody about 0 (|x| < 0.25)",
+             all(abs(a[g]) < 0.25 for g in unconditional)),
+            (f"{column}: {follower} > held_out", a[follower] > a["held_out"]),
+        ]
+    checks.append(("chord_tones: coverage below half of held_out's",
+                   frame.loc["chord_tones", "coverage"] < 0.5 * frame.loc["held_out", "coverage"]))
+    checks.append(("copy_prev: prev_copy_rate 1, held_out below 0.5",
+                   frame.loc["copy_prev", "prev_copy_rate"] == 1.0 and frame.loc["held_out", "prev_copy_rate"] < 0.5))
     return checks

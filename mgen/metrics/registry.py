@@ -66,6 +66,20 @@ for _f in ("used_pitch_classes", "notes_per_bar", "pitch_range", "mean_interval"
     _M.append(Metric(_f, "target", 0, math.inf, _FEAT, f"mean per-bar {_f.replace('_', ' ')} (compare with {_f}_real)"))
     _M.append(Metric(f"oa_{_f}", "max", 0, 1, _FEAT, f"overlap area of {_f.replace('_', ' ')} distance distributions"))
     _M.append(Metric(f"kl_{_f}", "min", 0, math.inf, _FEAT, f"KL of {_f.replace('_', ' ')} inter-set distances from intra-real"))
+_COND = "conditions"  # mgen/metrics/adherence.py: each with its _real value, and a gain over shuffled conditions
+_M += [
+    Metric("chord_adherence", "max", -math.inf, math.inf, _COND, "chord measures' gain over shuffled chords, generated over real; ~0 ignores the chord, ~1 follows it as the data do"),
+    Metric("prev_adherence", "max", -math.inf, math.inf, _COND, "previous-bar measures' gain over shuffled previous bars, generated over real (~0 blind, ~1 as the data)"),
+    Metric("ctnctr", "target", 0, 1, _COND, "chord tones plus step-resolved non-chord tones over all notes, under the bar's chord (Yeh et al. 2020)"),
+    Metric("ctnctr_gain", "target", -1, 1, _COND, "ctnctr under the true chords minus under shuffled ones"),
+    Metric("tonal_distance", "target", 0, math.inf, _COND, "distance of the bar's tonal centroid from its chord's (Harte et al. 2006)"),
+    Metric("tonal_distance_gain", "target", -math.inf, math.inf, _COND, "tonal distance under shuffled chords minus under the true ones"),
+    Metric("bar_line_step", "target", 0, 1, _COND, "share of bars whose first note is at most 2 semitones from the previous bar's last"),
+    Metric("bar_line_step_gain", "target", -1, 1, _COND, "bar_line_step after the true previous bars minus after shuffled ones"),
+    Metric("groove_similarity", "target", 0, 1, _COND, "1 - mean XOR of the bar's and the previous bar's onset patterns (Wu & Yang 2020)"),
+    Metric("prev_copy_rate", "target", 0, 1, _COND, "share of bars copying their previous bar (at most 2 cells differ)"),
+    Metric("groove_similarity_gain", "target", -1, 1, _COND, "groove similarity with the true previous bars minus with shuffled ones"),
+]
 METRICS: dict[str, Metric] = {m.name: m for m in _M}
 
 

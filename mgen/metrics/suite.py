@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from mgen.metrics.adherence import condition_metrics, measures
 from mgen.metrics.collapse import (
     duplicates,
     is_collapsed,
@@ -34,11 +35,12 @@ class Reference:
     """
 
     def __init__(self, real, kind: str = "bars", train=None, modes=None, mode_std: float = 0.0,
-                 monophonic: bool | None = None, k: int = 5, ndb_bins: int = 50, seed: int = 0):
+                 monophonic: bool | None = None, k: int = 5, ndb_bins: int = 50, seed: int = 0, conditions=None):
         if kind not in ("bars", "points"):
             raise ValueError(f"kind must be 'bars' or 'points', not {kind!r}")
         self.kind, self.train, self.modes, self.mode_std = kind, train, modes, mode_std
         self.k, self.ndb_bins, self.seed = k, ndb_bins, seed
+        self.conditions = conditions  # (prev bars, chord labels) of the real bars, for adherence
         if kind == "bars":
             self.real = np.asarray(real) > 0.5
             self.monophonic = is_monophonic(self.real) if monophonic is None else monophonic
@@ -80,7 +82,7 @@ def prdc_with_misses(real, fake, ok: np.ndarray, k: int, distinct: bool = True, 
     return out
 
 
-def _evaluate_bars(fake, same_condition, ref: Reference) -> dict[str, float]:
+def _evaluate_bars(fake, same_condition, ref: Reference, conditions=None) -> dict[str, float]:
     real, k = ref.real, ref.k
     fake = decode_bars(fake, ref.monophonic)
     e_real = ref.embedded
@@ -110,6 +112,9 @@ def _evaluate_bars(fake, same_condition, ref: Reference) -> dict[str, float]:
         out["memorisation_real"] = ref.get("memorisation_real", lambda: memorisation(real, ref.train, NEAR_DUPLICATE_CELLS))
     if ref.modes is not None:
         out.update(motif_modes(fake, ref.modes))
+    if conditions is not None and ref.conditions is not None:
+        real_measures = ref.get("adherence", lambda: measures(real, *ref.conditions))
+        out.update(condition_metrics(fake, conditions, real, ref.conditions, real_measures))
     return out
 
 
@@ -131,7 +136,8 @@ def _evaluate_points(fake, same_condition, ref: Reference) -> dict[str, float]:
 
 def evaluate(fake, real=None, kind: str = "bars", same_condition=None, modes=None, mode_std: float = 0.0,
              train=None, monophonic: bool | None = None, k: int = 5, ndb_bins: int = 50,
-             seed: int = 0, reference: Reference | None = None) -> dict[str, float]:
+             seed: int = 0, reference: Reference | None = None, conditions=None,
+             real_conditions=None) -> dict[str, float]:
     """All metrics of generated samples `fake` against `real` ones, as a flat dict of floats.
 
     kind: "bars" ((N, 16, 128) probabilities or notes, decoded by mgen/metrics/decoding.py, monophonic
@@ -140,12 +146,15 @@ def evaluate(fake, real=None, kind: str = "bars", same_condition=None, modes=Non
     real: the reference (held-out bars in a trial). train: the training bars, for `memorisation`.
     same_condition: (n_conditions, n_z, ...) outputs for z-sensitivity (None skips it).
     modes: known modes (motif bars, or mixture centres with mode_std) for the synthetic sets.
-    reference: a `Reference` holding all of the real side instead (real, kind, train, modes, ...), kept
-    between calls; the results are the same.
+    conditions, real_conditions: (previous bars, chord labels) of the generated and of the real bars (either
+    may be None inside): with both, the adherence metrics (mgen/metrics/adherence.py) of the generated bars
+    to their conditions, beside the real bars' to theirs.
+    reference: a `Reference` holding all of the real side instead (real, kind, train, modes, conditions,
+    ...), kept between calls; the results are the same.
     """
-    ref = reference or Reference(real, kind, train, modes, mode_std, monophonic, k, ndb_bins, seed)
+    ref = reference or Reference(real, kind, train, modes, mode_std, monophonic, k, ndb_bins, seed, real_conditions)
     if ref.kind == "bars":
-        out = _evaluate_bars(fake, same_condition, ref)
+        out = _evaluate_bars(fake, same_condition, ref, conditions)
         empty = out["empty_bar_rate"]
     else:
         out = _evaluate_points(fake, same_condition, ref)

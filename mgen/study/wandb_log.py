@@ -45,7 +45,7 @@ _QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "f
             "roll_precision", "music_overlap"}
 
 
-GROUPS = ("train", "quality", "collapse", "modes", "music")  # the prefixes below; mgen.results maps them back
+GROUPS = ("train", "quality", "collapse", "modes", "music", "conditioning")  # the prefixes below; mgen.results maps them back
 
 
 def wandb_name(key: str) -> str | None:
@@ -61,6 +61,8 @@ def wandb_name(key: str) -> str | None:
         return None  # Ray's bookkeeping (time_*, pid, hostname, ...) and anything unknown
     if metric.space == "modes":
         return f"modes/{key}"
+    if metric.space == "conditions":
+        return f"conditioning/{key}"
     if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
         return f"music/{key}"
     return f"collapse/{key}"

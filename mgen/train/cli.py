@@ -92,6 +92,19 @@ def cmd_train(args) -> None:
             print(f"diverged at step {report.step} (NaN/Inf); {saved}")
 
 
+def adherence_line(m: dict, n: int) -> str:
+    """How the written bars follow their conditions, each measure beside held-out real bars' value."""
+    parts = []
+    if "ctnctr" in m:
+        parts.append(f"chord_adherence {m['chord_adherence']:.2f} (CTnCTR {m['ctnctr']:.2f}, real {m['ctnctr_real']:.2f})")
+    if "bar_line_step" in m:
+        parts.append(f"prev_adherence {m['prev_adherence']:.2f} (first note a step from the previous bar's last "
+                     f"{m['bar_line_step']:.2f}, real {m['bar_line_step_real']:.2f}; copies of it "
+                     f"{m['prev_copy_rate']:.2f}, real {m['prev_copy_rate_real']:.2f})")
+    return (f"adherence of the {n} bars written (1 = as real bars follow theirs, 0 = ignored; noisy below a few "
+            f"hundred bars): " + "; ".join(parts))
+
+
 def cmd_generate(args) -> None:
     from mgen.train.generate import write_samples
 
@@ -100,9 +113,12 @@ def cmd_generate(args) -> None:
 
     if args.soundfont and not Path(args.soundfont).expanduser().is_file():
         raise UserError(f"--soundfont {args.soundfont}: no such file; give a General MIDI .sf2 file")
-    written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav, soundfont=args.soundfont)
+    written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav, soundfont=args.soundfont,
+                            chords=args.chords, prime=args.prime)
     if written.get("warning"):
         print(f"warning: {written['warning']}", file=sys.stderr)
+    if written.get("adherence"):
+        print(adherence_line(written["adherence"], args.n))
     if "renderer" in written:
         print(f"audio rendered with {written['renderer']}")
     for f in written["files"]:
@@ -123,6 +139,10 @@ def add_train_commands(sub) -> None:
     g.add_argument("--n", type=int, default=32, help="bars to generate (in 8-bar phrases)")
     g.add_argument("--out", default="out/samples", help="output folder")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--chords", help='chord symbols, one a bar, repeated over each 8-bar phrase, e.g. "C G Am F" '
+                                    "(chord-conditioned checkpoints; default: a held-out piece's chords)")
+    g.add_argument("--prime", help="a MIDI file whose first bar is the previous bar of every phrase's first bar "
+                                   "(previous-bar-conditioned checkpoints; default: a held-out bar)")
     g.add_argument("--wav", action="store_true", help="also render WAV audio (fluidsynth with a GM SoundFont when "
                                                           "installed: pip install 'mgen[audio]'; else sine waves, and it says why)")
     g.add_argument("--soundfont", help="a General MIDI .sf2 file for fluidsynth (default: $MGEN_SOUNDFONT or the system's)")

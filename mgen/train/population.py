@@ -119,7 +119,7 @@ class Population:
             fake = pop.generate(chunk, pop.noise(ids, n, rngs), cond_idx)
             same = pop.generate(chunk, pop.noise(ids, len(same_idx), rngs), same_idx)
             for j in range(len(chunk)):
-                yield score_samples(data, fake[j], same[j], ref_idx)
+                yield score_samples(data, fake[j], same[j], ref_idx, cond_idx)
 
 
 def train_population(cfgs: Sequence[TrialConfig], ds: BarDataset) -> Iterator[list[Report | None]]:

@@ -74,6 +74,13 @@ class TrialData:
     def noise(self, n: int, z_dim: int, g: torch.Generator) -> torch.Tensor:
         return torch.randn(n, z_dim, generator=g).to(self.device)
 
+    def heldout_conditions(self, idx: torch.Tensor) -> tuple[np.ndarray, np.ndarray] | None:
+        """(previous bars, chord labels) of held-out examples `idx` as arrays, for the adherence metrics."""
+        heldout = self.heldout
+        if heldout.prev is None or heldout.chord is None:
+            return None
+        return heldout.prev[idx.numpy()], heldout.chord[idx.numpy()]
+
     def reference(self, ref_idx: torch.Tensor) -> Reference:
         """The held-out examples `ref_idx` as the evaluation's reference, its real side computed once."""
         if self._reference is None:
@@ -81,7 +88,8 @@ class TrialData:
             real = heldout.x[ref_idx.numpy()]
             self._reference = (Reference(real, "points", modes=heldout.modes, mode_std=heldout.mode_std) if self.is_points
                                else Reference(real, "bars", train=self.ds.x, modes=heldout.modes,
-                                              monophonic=not heldout.config.polyphonic))
+                                              monophonic=not heldout.config.polyphonic,
+                                              conditions=self.heldout_conditions(ref_idx)))
         return self._reference
 
 
@@ -129,15 +137,17 @@ def eval_generator(cfg: TrialConfig, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
 
 
-def score_samples(data: TrialData, fake: np.ndarray, same: np.ndarray, ref_idx: torch.Tensor) -> tuple[dict, np.ndarray]:
-    """Metrics of generated examples `fake` (and z-sensitivity groups `same`, flat) against the held-out
-    reference, and a few decoded examples for pictures."""
+def score_samples(data: TrialData, fake: np.ndarray, same: np.ndarray, ref_idx: torch.Tensor,
+                  cond_idx: torch.Tensor) -> tuple[dict, np.ndarray]:
+    """Metrics of generated examples `fake` (made under the conditions of held-out examples `cond_idx`;
+    and z-sensitivity groups `same`, flat) against the held-out reference, and a few decoded examples for
+    pictures."""
     same = same.reshape(Z_SENS_CONDITIONS, Z_SENS_DRAWS, *same.shape[1:])
     reference = data.reference(ref_idx)
     if data.is_points:
         return evaluate(fake, same_condition=same, reference=reference), fake[:512]  # a scatter needs hundreds of points
     fake, same = fake[:, 0], same[:, :, 0]  # drop the channel axis: (N, 16, 128)
-    metrics = evaluate(fake, same_condition=same, reference=reference)
+    metrics = evaluate(fake, same_condition=same, reference=reference, conditions=data.heldout_conditions(cond_idx))
     return metrics, decode_bars(fake[:16], reference.monophonic)
 
 
@@ -147,7 +157,7 @@ def evaluate_method(method, data: TrialData, cfg: TrialConfig, step: int) -> tup
     g = eval_generator(cfg, step)
     fake = generate(method, data, cfg.eval_samples, g, cond_idx)
     same = generate(method, data, len(same_idx), g, same_idx)
-    return score_samples(data, fake, same, ref_idx)
+    return score_samples(data, fake, same, ref_idx, cond_idx)
 
 
 def params_finite(method) -> bool:

@@ -137,13 +137,28 @@ def test_cli_trains_resumes_and_generates_midi(tmp_path, capsys):
     # Six iterations learn nothing: the checkpoint's own evaluation says so, and generate warns.
     state = load_checkpoint(out / "checkpoint.pt")
     assert state["metrics"]["step"] == 6 and max(state["metrics"]["failed"], state["metrics"]["collapsed"]) == 1
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "adherence of the 16 bars written" in captured.out  # a conditional model says how it follows
     assert "warning: this checkpoint (step 6)" in err and ("FAILED" in err or "COLLAPSED" in err)
     import pretty_midi
 
     midi = pretty_midi.PrettyMIDI(str(tmp_path / "gen" / "phrase_00.mid"))
     assert midi.get_end_time() > 0 and (tmp_path / "gen" / "phrase_01.mid").exists()
     assert (tmp_path / "gen" / "samples.png").stat().st_size > 0
+
+    # A melody over the user's chords after the user's opening bar, MidiNet's way
+    prime = pretty_midi.PrettyMIDI()
+    prime.instruments.append(pretty_midi.Instrument(0))
+    prime.instruments[0].notes += [pretty_midi.Note(80, p, i * 0.5, (i + 1) * 0.5) for i, p in enumerate((60, 62, 64, 65))]
+    prime.write(str(tmp_path / "prime.mid"))
+    assert main(["generate", str(out), "--n", "8", "--out", str(tmp_path / "over"), "--chords", "C G Am F",
+                 "--prime", str(tmp_path / "prime.mid")]) == 0
+    printed = capsys.readouterr().out
+    assert "chord_adherence" in printed and "prev_adherence" in printed
+    assert main(["generate", str(out), "--out", str(tmp_path / "bad"), "--chords", "C Hm F"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and "'Hm' is not a chord symbol" in err[0] and not (tmp_path / "bad").exists()
 
 
 @pytest.mark.slow

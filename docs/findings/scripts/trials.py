@@ -14,7 +14,10 @@ from mgen.train.trial import train
 cfgs = json.load(open(sys.argv[1])); out = sys.argv[2]
 part, nparts = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 1)
 KEYS = ["coverage", "precision", "recall", "diversity", "pitch_range", "collapsed", "failed", "modes_captured",
-        "music_overlap", "notes_per_bar", "scale_consistency", "frechet_distance", "duplicate_rate", "memorisation", "diverged"]
+        "music_overlap", "notes_per_bar", "scale_consistency", "frechet_distance", "duplicate_rate", "memorisation", "diverged",
+        "chord_adherence", "prev_adherence", "ctnctr", "ctnctr_gain", "ctnctr_gain_real", "tonal_distance_gain",
+        "tonal_distance_gain_real", "bar_line_step", "bar_line_step_gain", "bar_line_step_gain_real",
+        "groove_similarity_gain", "groove_similarity_gain_real"]
 for i, c in enumerate(cfgs):
     if i % nparts != part: continue
     tag = c.pop("tag", str(i))
