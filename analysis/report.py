@@ -75,6 +75,30 @@ def trial_rows(study, metric: str) -> list[dict]:
     return rows
 
 
+def conditioning_rows(study) -> list[dict]:
+    """Adherence beside collapse, per conditioning (and D/G ratio where the study varies it): trials, share
+    healthy at the last report, and the mean and sd of coverage and of each condition's adherence."""
+    import pandas as pd
+
+    from mgen.metrics.registry import health_status
+
+    t = study.trials
+    if "param/conditioning" not in t or "chord_adherence" not in t:
+        return []
+    t = t[t["param/conditioning"].notna()]  # reference rows (VAE, IMLE) have no conditioning of the map's
+    keys = ["param/conditioning"] + [c for c in ("param/dg_ratio",) if c in t and t[c].map(str).nunique() > 1]
+    t = t.assign(healthy=[health_status(r) == "healthy" for r in t.to_dict("records")])
+    rows = []
+    for key, g in t.groupby([t[k].map(str) for k in keys], sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = {k[6:]: v for k, v in zip(keys, key)} | {"trials": len(g), "healthy": f"{int(g['healthy'].sum())}/{len(g)}"}
+        for m in ("coverage", "chord_adherence", "prev_adherence"):
+            v = pd.to_numeric(g[m], errors="coerce").dropna()
+            row[m] = "" if v.empty else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if len(v) > 1 else f"{v.mean():.3f}"
+        rows.append(row)
+    return rows
+
+
 def settings_html(results: str, study) -> str:
     """The study's flags (study_args.json), its summary's verdicts and the versions this report ran with."""
     import json
@@ -134,6 +158,14 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
         parts.append(section("Collapse maps", "".join(image(f) for f in files if f.suffix == ".png")))
     except UserError as exc:
         parts.append(section("Collapse maps", f"<p>{html.escape(str(exc))}</p>"))
+    cond_rows = conditioning_rows(study)
+    if cond_rows:
+        parts.append(section("Conditioning: does G follow its condition?", (
+            "<p class='note'>Adherence at the last report (mean ± sd over trials): each condition's gain over "
+            "shuffled conditions, generated over real (mgen/metrics/adherence.py); about 0 = the condition is "
+            "ignored, about 1 = followed as the held-out data follow theirs. A conditioning without a chord "
+            "(or previous bar) still gets that column: its value is what ignoring it scores.</p>")
+            + table_html(cond_rows)))
     try:
         files = sensitivity.run(results, work, metric, baselines)
         import pandas as pd

@@ -81,6 +81,11 @@ REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d
 VAE_RECIPE = {"method": "vae", "g_output": "softmax", "lr_g": 2e-3, "kl_weight": 1.0, "beta1_g": 0.5}
 IMLE_RECIPE = {"method": "imle", "g_output": "softmax", "lr_g": 1e-3, "imle_m": 100}
 RECIPES = {"gan": REFERENCE_RECIPE, "vae": VAE_RECIPE, "imle": IMLE_RECIPE}
+# Conditional GANs: D also learns that a real bar under another bar's condition is not real (d_mismatch,
+# GAN-CLS). Without it D barely reads the condition and a 2D-injected G ignores its chord; the share is
+# the smallest measured to carry each injection's conditions at little cost in coverage (bach, smoke
+# sizes, 2,000 iterations: docs/findings/2026-12-03-conditioning.md).
+MISMATCH_RECIPE = {"1d": 0.2, "2d": 0.5}
 
 # Equal footing: what every method of one comparison shares. A study's reference rows keep exactly these
 # fields of its own trials (mgen.study.space.expand, variant "vae/reference"), and analysis/baselines.py
@@ -98,7 +103,8 @@ def recipe_defaults(values: dict[str, Any]) -> dict[str, Any]:
     """The fields of the method's recipe that `values` leaves unset: what a trial of that method trains on
     bars when nothing else is said (a default that does not learn is a bug). Recipe fields that qualify a
     setting the values turn off go too: d_norm other than spectral drops the norm's scale and warm-up,
-    fm_weight 0 drops the matching head (it reaches G only through feature matching)."""
+    fm_weight 0 drops the matching head (it reaches G only through feature matching). A conditional GAN
+    gets its injection's d_mismatch (MISMATCH_RECIPE)."""
     method, data = values.get("method", "gan"), str(values.get("data", "bach"))
     if data in POINT_SETS or method not in RECIPES:
         return {}
@@ -108,6 +114,8 @@ def recipe_defaults(values: dict[str, Any]) -> dict[str, Any]:
         recipe.pop("d_norm_warmup", None)
     if "fm_weight" in values and float(values["fm_weight"]) <= 0:
         recipe.pop("d_extra_route", None)
+    if method == "gan" and values.get("cond", "none") != "none":
+        recipe["d_mismatch"] = MISMATCH_RECIPE.get(values.get("inject", "1d"), 0.0)
     return {k: v for k, v in recipe.items() if k not in values}
 
 
@@ -159,6 +167,8 @@ class TrialConfig:
     fm_weight: float = 0.0  # feature matching weight added to G's loss (Salimans et al. 2016)
     fm_interval_weight: float = 1.0  # with d_intervals or d_pair_kernel: weight of those features in feature matching, relative
     label_smoothing: float = 0.0  # one-sided: D's real target is 1 - this
+    d_mismatch: float = 0.0  # conditional GANs: share of D's fake term given to real bars under another bar's
+    # conditions (the matching-aware discriminator of Reed et al. 2016, GAN-CLS), so D must check the condition
     # --- baselines ---
     kl_weight: float = 1.0  # VAE: weight of the KL term
     imle_m: int = 50  # IMLE: samples drawn per real example each round (10 found 6-9 of 25 grid modes)
@@ -217,7 +227,7 @@ class TrialConfig:
         ranges = [
             ("d_steps", 1, 100), ("g_steps", 1, 100), ("lr_d", 1e-7, 1.0), ("lr_g", 1e-7, 1.0),
             ("beta1_d", 0.0, 0.999), ("beta2_d", 0.0, 0.9999), ("beta1_g", 0.0, 0.999), ("beta2_g", 0.0, 0.9999),
-            ("gp_weight", 0.0, 1e4), ("fm_weight", 0.0, 1e4), ("label_smoothing", 0.0, 0.5),
+            ("gp_weight", 0.0, 1e4), ("fm_weight", 0.0, 1e4), ("label_smoothing", 0.0, 0.5), ("d_mismatch", 0.0, 0.9),
             ("kl_weight", 0.0, 1e4), ("imle_m", 1, 1000), ("imle_pool", 1, 100000), ("imle_inner_steps", 1, 100000),
             ("batch_size", 2, 100000), ("steps", 1, 10**9), ("eval_every", 1, 10**9),
             ("eval_samples", 16, 100000), ("z_dim", 0, 4096), ("g_width", 0, 4096), ("d_width", 0, 4096),

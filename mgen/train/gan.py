@@ -20,9 +20,19 @@ def spectral_scale(cfg, iteration: int) -> float:
     return 1.0 + (cfg.d_norm_scale - 1.0) * min(1.0, iteration / cfg.d_norm_warmup)
 
 
-def discriminator_loss(D, real, fake, prev, chord, loss: str, smooth):
-    """D's loss on a real and a generated batch (D sees the real one first)."""
-    return LOSSES[loss][0](D(real, prev, chord), D(fake, prev, chord), smooth)
+def discriminator_loss(D, real, fake, prev, chord, loss: str, smooth, mismatch: float = 0.0):
+    """D's loss on a real and a generated batch (D sees the real one first). With `mismatch` w > 0 and a
+    condition, the real batch under its conditions rolled by one bar (each bar under its neighbour's)
+    counts as fake too: (1 - w) L(real, fake) + w L(real, mismatched), on D's decision logit, so D learns
+    that a real bar under the wrong condition is not real (Reed et al. 2016, "Generative adversarial
+    text to image synthesis", GAN-CLS; w = 0.5 is their equal split of the fake term)."""
+    real_out, d_loss = D(real, prev, chord), LOSSES[loss][0]
+    out = d_loss(real_out, D(fake, prev, chord), smooth)
+    if not mismatch or (prev is None and chord is None):
+        return out
+    roll = lambda c: None if c is None else c.roll(1, 0)  # noqa: E731
+    decision = lambda o: o[:, 0] if o.dim() == 2 else o  # noqa: E731  (the extra features' head has no condition)
+    return (1 - mismatch) * out + mismatch * d_loss(decision(real_out), decision(D(real, roll(prev), roll(chord))), smooth)
 
 
 def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_matching: bool, fm_interval_weight=0.0):
@@ -59,7 +69,7 @@ class GAN(Method):
             real, prev, chord = data.batch(cfg.batch_size, g)
             with torch.no_grad():
                 fake = self.G(data.noise(cfg.batch_size, self.z_dim, g), prev, chord)
-            loss = discriminator_loss(self.D, real, fake, prev, chord, cfg.loss, cfg.label_smoothing)
+            loss = discriminator_loss(self.D, real, fake, prev, chord, cfg.loss, cfg.label_smoothing, cfg.d_mismatch)
             if cfg.loss == "wgan-gp":
                 loss = loss + cfg.gp_weight * gradient_penalty(self.D, real, fake, prev, chord, g)
             d_losses.append(self.update("d", loss))

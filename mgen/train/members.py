@@ -210,7 +210,8 @@ class GANMembers(Members):
             z = self.noise(members, self.cfgs[0].batch_size)
             with torch.no_grad():
                 fake = per_member([G], self.sample, z, prev, chord, members=subset)
-            loss = per_member([D], lambda d, r, f, p, c, s: discriminator_loss(d, r, f, p, c, loss_name, s),
+            mismatch = self.cfgs[0].d_mismatch  # shared by all members (population_key)
+            loss = per_member([D], lambda d, r, f, p, c, s: discriminator_loss(d, r, f, p, c, loss_name, s, mismatch),
                               real, fake, prev, chord, self.smooth[members], members=subset)
             self.step("d", loss, subset)
             losses["loss_d"][members] += loss.detach().cpu()

@@ -112,6 +112,28 @@ def test_every_script_ranks_a_lower_is_better_metric_by_its_minimum(studies, tmp
     assert bad.returncode == 2 and bad.stderr.startswith("best_samples: error: unknown metric 'covrage'")
 
 
+def test_report_conditioning_table_matches_the_trials(studies):
+    """Adherence beside collapse, one row per conditioning x D/G ratio, as the trials' last reports say."""
+    import report
+
+    from mgen.results import load_study
+
+    gan, _ = studies
+    rows = report.conditioning_rows(load_study(str(gan)))
+    trials = []
+    for trial in sorted(gan.glob("trainable_*")):
+        params = json.loads((trial / "params.json").read_text())
+        last = pd.read_csv(trial / "progress.csv").iloc[-1]
+        trials.append({"conditioning": params["conditioning"], "dg_ratio": params["dg_ratio"],
+                       "chord_adherence": last["chord_adherence"]})
+    frame = pd.DataFrame(trials)
+    assert {(r["conditioning"], r["dg_ratio"]) for r in rows} == set(zip(frame["conditioning"], frame["dg_ratio"]))
+    for r in rows:
+        cell = frame[(frame["conditioning"] == r["conditioning"]) & (frame["dg_ratio"] == r["dg_ratio"])]
+        assert r["trials"] == len(cell)
+        assert r["chord_adherence"].startswith(f"{cell['chord_adherence'].mean():.3f}")
+
+
 def test_baselines_table_matches_the_trials(studies, tmp_path):
     gan, base = studies
     script("baselines", gan, "--baselines", base, "--metric", "coverage", "--out", tmp_path)
@@ -146,8 +168,8 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
     gan, base = studies
     script("report", gan, "--baselines", base, "--out", tmp_path / "report.html")
     page = (tmp_path / "report.html").read_text()
-    for heading in ("Study settings", "Trials", "Collapse maps", "Hyperparameter sensitivity", "GAN vs baselines",
-                    "Best samples"):
+    for heading in ("Study settings", "Trials", "Conditioning: does G follow its condition?", "Collapse maps",
+                    "Hyperparameter sensitivity", "GAN vs baselines", "Best samples"):
         assert heading in page
     assert page.count("data:image/png;base64,") >= 8 and "data:audio/wav;base64," in page
     assert "seed=0,1" in page  # the settings table shows the slice the study ran (--only)

@@ -256,3 +256,24 @@ def test_schedule_does_exactly_d_steps_and_g_steps_updates(d_steps, g_steps):
         method.iteration(g)
     assert counted == {"d": 7 * d_steps, "g": 7 * g_steps}
     assert method.counters() == {"d_updates": 7.0 * d_steps, "g_updates": 7.0 * g_steps}
+
+
+def test_mismatch_aware_d_counts_real_bars_under_rolled_conditions_as_fake():
+    """d_mismatch w: D's loss is (1 - w) L(real, fake) + w L(real, real under its neighbour's conditions), on
+    D's decision logit; without a condition there is nothing to mismatch and the loss is the plain one."""
+    from mgen.models.midinet import Discriminator
+    from mgen.train.gan import discriminator_loss
+    from mgen.train.losses import LOSSES
+
+    torch.manual_seed(0)
+    D = Discriminator(width=8, cond="prev+chord", inject="1d", intervals=3, extra_route="matching")
+    D_plain = Discriminator(width=8)
+    real, fake = torch.rand(6, 1, 16, 128), torch.rand(6, 1, 16, 128)
+    prev, chord = torch.rand(6, 1, 16, 128), torch.eye(13)[:6]
+    plain = LOSSES["nonsat"][0](D(real, prev, chord), D(fake, prev, chord), 0.0)
+    assert torch.equal(discriminator_loss(D, real, fake, prev, chord, "nonsat", 0.0), plain)
+    mismatched = D(real, prev.roll(1, 0), chord.roll(1, 0))[:, 0]
+    expected = 0.5 * plain + 0.5 * LOSSES["nonsat"][0](D(real, prev, chord)[:, 0], mismatched, 0.0)
+    assert torch.allclose(discriminator_loss(D, real, fake, prev, chord, "nonsat", 0.0, mismatch=0.5), expected)
+    unconditioned = LOSSES["nonsat"][0](D_plain(real), D_plain(fake), 0.0)
+    assert torch.equal(discriminator_loss(D_plain, real, fake, None, None, "nonsat", 0.0, mismatch=0.5), unconditioned)

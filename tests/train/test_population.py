@@ -19,9 +19,9 @@ RECIPE = {k: v for k, v in REFERENCE_RECIPE.items() if k not in ("d_steps", "g_s
 ARCHITECTURES = {
     # softmax output, spectral-normalised D with its norm ramped 1 -> 1.75 (here over 3 of the 4 steps), feature matching
     "recipe": {**RECIPE, "d_norm_warmup": 3},
-    # sigmoid output, no normalisation, D's interval and pair features
+    # sigmoid output, no normalisation, D's interval and pair features, real bars under mismatched conditions
     "conditioned": {"cond": "prev+chord", "inject": "2d", "loss": "lsgan", "d_intervals": 6, "d_pair_kernel": 5,
-                    "fm_weight": 1.0},
+                    "fm_weight": 1.0, "d_mismatch": 0.5},
     # spectral normalisation with each layer's norm scaled to 1.5 (d_norm_scale)
     "points": {"data": "ring", "data_n_samples": 512, "d_maxout": 5, "d_norm": "spectral", "d_norm_scale": 1.5,
                "loss": "hinge"},
