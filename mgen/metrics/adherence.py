@@ -198,10 +198,12 @@ def shows_gain(real: dict[str, float], name: str) -> bool:
 def adherence(fake: dict[str, float], real: dict[str, float]) -> dict[str, float]:
     """chord_adherence, prev_adherence: the mean over each condition's measures of generated gain over
     real gain, over the measures whose real gain `shows_gain` (NaN when none does, or the condition is
-    absent)."""
+    absent; a generated gain that cannot be measured, as for silence, counts as 0)."""
     out = {}
     for summary, names in (("chord_adherence", CHORD_MEASURES), ("prev_adherence", PREV_MEASURES)):
-        ratios = [fake[f"{n}_gain"] / real[f"{n}_gain"] for n in names if f"{n}_gain" in fake and shows_gain(real, n)]
+        # a generated set with nothing to measure (silence) follows no condition: its gain counts as 0
+        ratios = [np.nan_to_num(fake[f"{n}_gain"]) / real[f"{n}_gain"] for n in names
+                  if f"{n}_gain" in fake and shows_gain(real, n)]
         out[summary] = float(np.mean(ratios)) if ratios else float("nan")
     return out
 

@@ -65,10 +65,12 @@ def test_history_uses_the_training_step_groups_metrics_and_summaries_follow_dire
     assert metrics["*"].step_metric == "step"
     assert metrics["quality/coverage"].summary.max and metrics["quality/frechet_distance"].summary.min
     assert metrics["collapse/collapsed"].summary.min
+    assert metrics["conditioning/chord_adherence"].summary.max  # adherence beside collapse, its own group
     history = [items(h.item) for h in of(records, "history")]
     reports = [h for h in history if "quality/coverage" in h]
     assert [h["step"] for h in reports] == [10, 20, 30, 40]
-    assert all(k.split("/")[0] in ("train", "quality", "collapse", "modes", "music", "samples", "step")
+    assert all("conditioning/chord_adherence" in h and "conditioning/ctnctr" in h for h in reports)
+    assert all(k.split("/")[0] in ("train", "quality", "collapse", "modes", "music", "conditioning", "samples", "step")
                or k.startswith("_") for h in history for k in h)
     assert not any(k.endswith("_real") for h in history for k in h)  # constants went to the config
     assert reports[0]["samples/real/_type"] == "image-file" and "samples/real/_type" not in reports[1]

@@ -102,6 +102,23 @@ def test_optuna_search_runs_with_sqlite_storage_and_valid_configs(local_ray, res
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
+def test_optuna_trades_coverage_against_chord_adherence(local_ray, results_dir):
+    """Multi-objective Optuna on coverage x adherence: every trial completes with both values in the
+    storage, including a silent early generator (whose adherence counts as 0, not NaN)."""
+    spec = tiny_spec(space={"conditioning": Choice(("none", "chord/1d", "chord/2d")), "lr_d": LogUniform(1e-4, 1e-3)},
+                     steps=20, eval_every=10)
+    summary = run_study(spec, study_args(results_dir, "--data", "motifs", "--search", "optuna", "--num-samples", "3",
+                                         "--objectives", "coverage:max,chord_adherence:max", "--no-collapse-stop",
+                                         "--set", "data_n_samples=512", "--set", "eval_samples=64"))
+    assert summary["trials"] == 3 and summary["errored"] == 0
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{results_dir / 't' / 'optuna.db'}")
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MAXIMIZE"]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE and all(v == v for v in t.values) for t in study.trials)
+    for trial in trial_dirs(results_dir / "t"):
+        last = reports(trial).iloc[-1]
+        assert -5 < last["chord_adherence"] < 5 and "ctnctr_gain_real" in last
+
+
 def test_asha_stops_weak_trials_early(local_ray, results_dir):
     # The grid runs the four lr_g=1e-3 trials first; the lr_g=1e-5 ones that follow score far lower at
     # every rung, so ASHA (asynchronous: it compares with trials seen so far) stops them early.
