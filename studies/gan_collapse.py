@@ -40,7 +40,8 @@ BUDGETS = {
     # 2 seeds, 2,000 iterations (1D chord conditioning is still rising at 1,000). Adherence beside collapse.
     "conditioning": Budget({**MUSIC_BUDGET_OVERRIDES["smoke"], "steps": 2000, "eval_every": 500}, num_samples=1,
                            search="grid", space={"dg_ratio": Choice(("1:1", "1:5")), "lr_d": CONTROL["lr_d"],
-                                                 "lr_g": CONTROL["lr_g"], "d_intervals": CONTROL["d_intervals"],
+                                                 "lr_g": CONTROL["lr_g"], "d_norm": CONTROL["d_norm"],
+                                                 "d_intervals": CONTROL["d_intervals"],
                                                  "conditioning": Choice(CONDITIONINGS), "seed": Choice((0, 1))}),
     "small": Budget(MUSIC_BUDGET_OVERRIDES["small"], num_samples=40),
     "full": Budget(MUSIC_BUDGET_OVERRIDES["full"], num_samples=300),  # the whole space
