@@ -34,12 +34,13 @@ import warnings
 
 import numpy as np
 
+from mgen.metrics.music import pitch_class_counts
+
 SIGNIFICANT = 3.0  # standard errors: a real gain smaller than this is no gain (see shows_gain)
 STEP = 2  # semitones: at most this far is a step (Yeh et al.'s proper non-chord tone; continuity)
 CHORD_MEASURES = ("ctnctr", "tonal_distance")
 PREV_MEASURES = ("bar_line_step", "groove_similarity")
 LOWER_IS_CLOSER = ("tonal_distance",)
-_PC = np.arange(128) % 12
 
 
 def triads(chords) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +72,7 @@ def note_transitions(bars) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(bars) > 0.5
     on = _onsets(x)
     bar, when, pitch = np.nonzero(on)
-    counts = np.zeros((len(x), 12))
-    np.add.at(counts, (bar, pitch % 12), 1)
+    counts = pitch_class_counts(on)
     steps_on = on.any(axis=2)  # (N, 16)
     # the next onset step after each step: a reverse running minimum of the onset steps (16 = none)
     at = np.where(steps_on, np.arange(16), 16)
@@ -120,9 +120,8 @@ def tonal_centroids(profiles: np.ndarray) -> np.ndarray:
 def tonal_distance_pairs(bars, chords) -> np.ndarray:
     """(N, M) distance of bar i's tonal centroid from chord j's; NaN for an empty bar or an unnamed chord."""
     x = np.asarray(bars) > 0.5
-    profile = np.stack([x[:, :, _PC == c].sum(axis=(1, 2)) for c in range(12)], axis=1).astype(float)
     tones, named = triads(chords)
-    a, b = tonal_centroids(profile), tonal_centroids(tones)
+    a, b = tonal_centroids(pitch_class_counts(x)), tonal_centroids(tones)
     out = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
     out[:, ~named] = np.nan
     return out
@@ -132,8 +131,8 @@ def bar_line_step_pairs(bars, prevs) -> np.ndarray:
     """(N, M): 1 when bar i's first note is at most STEP semitones from previous bar j's last; NaN when
     either is silent."""
     x, p = np.asarray(bars) > 0.5, np.asarray(prevs) > 0.5
-    first_step = _onsets(x).any(axis=2).argmax(axis=1)
-    first = np.where(x.any(axis=(1, 2)), _top(_onsets(x)[np.arange(len(x)), first_step]), -1)
+    on = _onsets(x)
+    first = np.where(x.any(axis=(1, 2)), _top(on[np.arange(len(x)), on.any(axis=2).argmax(axis=1)]), -1)
     sounding = p.any(axis=2)  # (M, 16)
     last_step = 15 - sounding[:, ::-1].argmax(axis=1)
     last = np.where(sounding.any(axis=1), _top(p[np.arange(len(p)), last_step]), -1)
@@ -175,8 +174,8 @@ def true_and_shuffled(pairs: np.ndarray) -> tuple[float, float, float]:
 def measures(bars, prev=None, chord=None) -> dict[str, float]:
     """For each measure whose condition is given: `<m>` (true conditions), `<m>_shuffled`, `<m>_gain`
     (true minus shuffled; for tonal_distance, shuffled minus true, so a positive gain is always closer)
-    and `<m>_gain_se` (its standard error)."""
-    out = {}
+    and `<m>_gain_se` (its standard error); with previous bars, also `prev_copy_rate`."""
+    out = {} if prev is None else {"prev_copy_rate": prev_copy_rate(bars, prev)}
     for name, (pairs, needs) in PAIRS.items():
         cond = chord if needs == "chord" else prev
         if cond is None:
@@ -227,7 +226,4 @@ def condition_metrics(fake_bars, fake_conditions, real_bars, real_conditions, re
     out = {k: v for k, v in fake.items() if kept(k)}
     out.update({f"{k}_real": v for k, v in real.items() if kept(k)})
     out.update(adherence(fake, real))
-    if fake_conditions[0] is not None:
-        out["prev_copy_rate"] = prev_copy_rate(fake_bars, fake_conditions[0])
-        out["prev_copy_rate_real"] = prev_copy_rate(real_bars, real_conditions[0])
     return out

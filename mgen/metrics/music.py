@@ -33,6 +33,11 @@ _SCALES = np.stack([np.isin(np.arange(12), (_MAJOR + r) % 12) for r in range(12)
 _PC = np.arange(128) % 12
 
 
+def pitch_class_counts(rolls: np.ndarray) -> np.ndarray:
+    """(N, 12) float: active cells of each pitch class in each (16, 128) boolean roll."""
+    return np.stack([rolls[:, :, _PC == c].sum(axis=(1, 2)) for c in range(12)], axis=1).astype(float)
+
+
 def bar_features(bars) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per-bar features of non-empty bars, and the boolean mask of non-empty bars."""
     x = np.asarray(bars) > 0.5  # (N, 16, 128)
@@ -43,8 +48,7 @@ def bar_features(bars) -> tuple[dict[str, np.ndarray], np.ndarray]:
     onsets = x & ~prev  # (N, 16, 128)
     single = onsets & ~nxt  # notes one step long
     n_notes = onsets.sum(axis=(1, 2))
-    pc_steps = np.stack([x[:, :, _PC == c].sum(axis=(1, 2)) for c in range(12)], axis=1).astype(float)  # (N, 12)
-    pc_onsets = np.stack([onsets[:, :, _PC == c].sum(axis=(1, 2)) for c in range(12)], axis=1).astype(float)
+    pc_steps, pc_onsets = pitch_class_counts(x), pitch_class_counts(onsets)  # (N, 12)
     active_pitches = x.any(axis=1)  # (N, 128)
     lo = active_pitches.argmax(axis=1)
     hi = 127 - active_pitches[:, ::-1].argmax(axis=1)

@@ -14,7 +14,7 @@ from mgen.export import save_piano_roll, save_points, write_midi, write_wav
 from mgen.metrics import decode_bars, health_status
 from mgen.metrics.adherence import condition_metrics
 from mgen.train.config import TrialConfig
-from mgen.train.trial import TrialData, build_method, load_checkpoint, resolve_device
+from mgen.train.trial import TrialData, build_method, eval_conditions, load_checkpoint, resolve_device
 
 PHRASE_BARS = 8
 
@@ -174,12 +174,12 @@ def written_adherence(gen: LoadedGenerator, phrases: Phrases, n: int) -> dict[st
     if phrases.prev is None and phrases.chord is None:
         return {}
     flat = lambda a, *shape: None if a is None else a.reshape(-1, *shape)[:n]  # noqa: E731
-    heldout = gen.data.heldout
-    pick = np.random.default_rng(0).permutation(len(heldout))[:2000]
-    real_prev = heldout.prev[pick] if phrases.prev is not None else None
-    real_chord = heldout.chord[pick] if phrases.chord is not None else None
+    ref_idx = eval_conditions(gen.data, n)[0]  # the trial's evaluation reference: its `_real` values
+    real_prev, real_chord = gen.data.heldout_conditions(ref_idx)
     return condition_metrics(flat(phrases.bars, 16, 128), (flat(phrases.prev, 16, 128), flat(phrases.chord, CHORD_DIM)),
-                             heldout.x[pick], (real_prev, real_chord))
+                             gen.data.heldout.x[ref_idx.numpy()],
+                             (real_prev if phrases.prev is not None else None,
+                              real_chord if phrases.chord is not None else None))
 
 
 @torch.no_grad()
@@ -198,7 +198,6 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
     if gen.data.is_points and (chords is not None or prime is not None):
         raise UserError("--chords and --prime are for bars; this checkpoint generates 2D points")
     opening = prime_bar(prime, gen.data.heldout.config.polyphonic) if prime is not None else None
-    check_conditions(gen, labels, opening)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = {"step": gen.step, "config": gen.cfg.name, "files": [], "warning": gen.warning, "status": gen.status}
