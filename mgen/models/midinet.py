@@ -10,7 +10,12 @@ Injection (`inject`):
   and broadcast as constant channels into every conv layer.
 - "2d": the conditioner CNN's feature maps of the previous bar are concatenated at matching time
   resolutions (MidiNet's 2D conditioning); the chord is embedded as a learned (channels x time) map
-  per resolution.
+  per resolution. The previous bar's whole-bar vector (the same as in "1d") goes beside its maps: into
+  G's first layer and D's head, and broadcast as constant channels into every conv layer. Time-aligned
+  maps alone cannot carry what crosses the bar line: G's step t sees the previous bar only within t's
+  block at each resolution, so G's first step had a gradient of exactly 0 from the previous bar's steps
+  8-15 (its last note among them), and the previous bar in 2D gained 0.35 of Bach's bar-line continuity
+  against 0.59 in 1D (docs/findings/2026-12-03-conditioning.md).
 
 Generator output (`output`):
 - "sigmoid": every cell independently in [0, 1] (any number of notes a step).
@@ -116,7 +121,9 @@ class PrevBarCNN(nn.Module):
 
 
 class ConditionEncoder(nn.Module):
-    """Turns (prev, chord) into a vector for "1d" and feature maps per time resolution for both modes."""
+    """Turns (prev, chord) into a vector (every condition in "1d", the previous bar's alone in "2d") and feature
+    maps per time resolution (the vector broadcast in "1d"; in "2d", time-aligned maps beside the broadcast
+    previous-bar vector)."""
 
     def __init__(self, cond: str, inject: str, width: int):
         super().__init__()
@@ -125,33 +132,29 @@ class ConditionEncoder(nn.Module):
         self.inject = inject
         if self.use_prev:
             self.prev_cnn = PrevBarCNN(width)
-            if inject == "1d":
-                self.prev_vec = nn.Linear(width * RESOLUTIONS[-1], PREV_VEC_DIM)
+            self.prev_vec = nn.Linear(width * RESOLUTIONS[-1], PREV_VEC_DIM)
         if self.use_chord and inject == "2d":
             self.chord_maps = nn.ModuleDict({str(r): nn.Linear(CHORD_DIM, CHORD_MAP_CHANNELS * r) for r in RESOLUTIONS})
         self.width = width
 
     @property
     def vec_dim(self) -> int:
-        if self.inject != "1d":
-            return 0
-        return PREV_VEC_DIM * self.use_prev + CHORD_DIM * self.use_chord
+        return PREV_VEC_DIM * self.use_prev + CHORD_DIM * self.use_chord * (self.inject == "1d")
 
     def channels(self, res: int) -> int:
         if self.inject == "1d":
             return self.vec_dim
-        return self.width * self.use_prev + CHORD_MAP_CHANNELS * self.use_chord
+        return (self.width + PREV_VEC_DIM) * self.use_prev + CHORD_MAP_CHANNELS * self.use_chord
 
     def forward(self, prev: torch.Tensor | None, chord: torch.Tensor | None):
         """Returns (vector (B, vec_dim) or None, {res: maps (B, channels(res), res, 1)})."""
         parts, maps = [], {r: [] for r in RESOLUTIONS}
         if self.use_prev:
             prev_maps = self.prev_cnn(prev)
-            if self.inject == "1d":
-                parts.append(torch.relu(self.prev_vec(prev_maps[RESOLUTIONS[-1]].flatten(1))))
-            else:
+            parts.append(torch.relu(self.prev_vec(prev_maps[RESOLUTIONS[-1]].flatten(1))))
+            if self.inject == "2d":
                 for r in RESOLUTIONS:
-                    maps[r].append(prev_maps[r])
+                    maps[r] += [prev_maps[r], parts[-1][:, :, None, None].expand(-1, -1, r, 1)]
         if self.use_chord:
             if self.inject == "1d":
                 parts.append(chord)
@@ -159,7 +162,7 @@ class ConditionEncoder(nn.Module):
                 for r in RESOLUTIONS:
                     maps[r].append(self.chord_maps[str(r)](chord).view(-1, CHORD_MAP_CHANNELS, r, 1))
         vec = torch.cat(parts, dim=1) if parts else None
-        if vec is not None:
+        if vec is not None and self.inject == "1d":
             maps = {r: [vec[:, :, None, None].expand(-1, -1, r, 1)] for r in RESOLUTIONS}
         return vec, {r: torch.cat(m, dim=1) if m else None for r, m in maps.items()}
 

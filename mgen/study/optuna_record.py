@@ -5,7 +5,8 @@ search, this Tune callback adds each finished trial to an Optuna study of the sa
 `<results>/<study>/optuna.db`: its searched params (with their distributions), its reports as
 intermediate values by training step, and its best value of the study metric (in the metric's
 direction); an errored trial is recorded as FAIL, one without a value as PRUNED. Reference rows (a VAE or
-IMLE recipe beside a GAN map) are not points of the space and are left out.
+IMLE recipe beside a GAN map) and trials outside the space (a positive control outside an --only slice)
+are not points of the space and are left out: Optuna refuses a value outside a parameter's distribution.
 """
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from ray import tune
 
 from mgen.study.plan import reference_method
 from mgen.study.space import Choice, LogUniform
+
+
+def contains(dim, value) -> bool:
+    if isinstance(dim, LogUniform):
+        return isinstance(value, (int, float)) and dim.low <= value <= dim.high
+    return value in dim.values
 
 
 def distribution(dim):
@@ -58,6 +65,8 @@ class OptunaRecord(tune.Callback):
         if self.skip_references and reference_method(trial.config):
             return
         params = {k: trial.config[k] for k in self.space if k in trial.config}
+        if not all(contains(self.space[k], v) for k, v in params.items()):
+            return
         dists = {k: distribution(self.space[k]) for k in params}
         best = (max if self.mode == "max" else min)(reports.values()) if reports else None
         state = (optuna.trial.TrialState.FAIL if errored else

@@ -195,6 +195,14 @@ def test_positive_controls_run_once_per_seed_and_are_reported(local_ray, results
                      eval_every=10, control=control)
     summary = run_study(grid, study_args(results_dir, "--search", "grid", "--name", "g", "--num-samples", "1"))
     assert summary["trials"] == 4 and len(summary["controls"]) == 1
+    # A control outside an --only slice runs and is reported, and stays out of the Optuna record (Optuna
+    # refuses a value outside the slice's distribution: the driver used to end in that traceback).
+    summary = run_study(grid, study_args(results_dir, "--search", "grid", "--name", "s", "--num-samples", "1",
+                                         "--only", "dg_ratio=2:1"))
+    assert summary["trials"] == 3 and len(summary["controls"]) == 1
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{results_dir / 's' / 'optuna.db'}")
+    assert sorted(t.params["lr_d"] for t in study.trials) == [5e-4, 1e-3]
+    assert all(t.params["dg_ratio"] == "2:1" for t in study.trials)
 
 
 def test_reference_rows_run_each_baseline_recipe_once_per_seed_on_the_studys_footing(local_ray, results_dir, capsys):

@@ -35,6 +35,16 @@ def test_midinet_gan_and_vae_shapes_for_every_conditioning(cond, inject):
         assert not torch.allclose(gan["G"](z, prev, chord), gan["G"](z, other_prev, other_chord))
 
 
+@pytest.mark.parametrize("inject", INJECTIONS)
+def test_gs_first_step_sees_the_previous_bars_last_step(inject):
+    """Continuity at the bar line needs the previous bar's end at G's first step. Time-aligned 2D maps alone gave
+    G's step 0 a gradient of exactly 0 from the previous bar's steps 8-15; the previous bar's vector reaches it."""
+    G = build_models("gan", "bars", 8, 16, 16, "prev", inject)["G"].eval()
+    prev = torch.rand(B, 1, 16, 128, requires_grad=True)
+    G(torch.randn(B, 8), prev, None)[:, :, 0].sum().backward()
+    assert (prev.grad[:, :, 8:].abs().sum(dim=(0, 1, 3)) > 0).all()
+
+
 def test_interval_distribution_of_constructed_bars():
     from mgen.models.midinet import interval_distribution
 
@@ -275,5 +285,9 @@ def test_mismatch_aware_d_counts_real_bars_under_rolled_conditions_as_fake():
     mismatched = D(real, prev.roll(1, 0), chord.roll(1, 0))[:, 0]
     expected = 0.5 * plain + 0.5 * LOSSES["nonsat"][0](D(real, prev, chord)[:, 0], mismatched, 0.0)
     assert torch.allclose(discriminator_loss(D, real, fake, prev, chord, "nonsat", 0.0, mismatch=0.5), expected)
+    D_chord = Discriminator(width=8, cond="chord", inject="2d")  # one condition: every bar under its neighbour's
+    expected = 0.5 * LOSSES["nonsat"][0](D_chord(real, None, chord), D_chord(fake, None, chord), 0.0) + \
+        0.5 * LOSSES["nonsat"][0](D_chord(real, None, chord), D_chord(real, None, chord.roll(1, 0)), 0.0)
+    assert torch.allclose(discriminator_loss(D_chord, real, fake, None, chord, "nonsat", 0.0, mismatch=0.5), expected)
     unconditioned = LOSSES["nonsat"][0](D_plain(real), D_plain(fake), 0.0)
     assert torch.equal(discriminator_loss(D_plain, real, fake, None, None, "nonsat", 0.0, mismatch=0.5), unconditioned)

@@ -243,17 +243,43 @@ def test_mgen_train_with_no_model_flags_trains_the_methods_recipe_and_is_healthy
 
 
 @pytest.mark.slow
-def test_2d_chord_conditioning_carries_the_chord_at_the_recipe():
-    """The recipe at the smoke sizes, chords injected as 2D maps, 2,000 iterations on bach: G follows its
-    chords at least half as much as real Bach follows its own (before D was trained to reject real bars
-    under the wrong chord, this mode gained 0.03 of Bach's gain) and stays healthy."""
-    cfg = TrialConfig.from_dict({"data": "bach", "cond": "chord", "inject": "2d", "g_width": 32, "d_width": 32,
-                                 "z_dim": 32, "batch_size": 32, "steps": 2000, "eval_every": 2000, "eval_samples": 512})
-    assert cfg.d_mismatch == 0.5
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as a study trial runs
-    try:
-        (last,) = [r.metrics for r in train(cfg, load_dataset(cfg.data_config()))]
-    finally:
-        torch.set_num_threads(threads)
-    assert last["chord_adherence"] >= 0.5 and last["collapsed"] == 0 and last["failed"] == 0, last
+def test_every_conditioning_carries_its_conditions_at_the_recipe(tmp_path):
+    """The recipe at the smoke sizes, 2,000 iterations on bach, each conditioning and injection: G follows each
+    of its conditions at least half as much as real Bach follows its own, and stays healthy. Before D was
+    trained to reject real bars under the wrong condition, 2D chords gained 0.03 of Bach's gain, and before
+    the previous bar's vector joined its 2D maps, the previous bar in 2D 0.06-0.39
+    (docs/findings/2026-12-03-conditioning.md). Six `mgen train` runs, two at a time, one thread each, as a
+    study's trials run; the one measured short of the target (SHORT_OF_THE_TARGET) is held to health only."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    modes = [(c, i) for c in ("chord", "prev", "prev+chord") for i in ("1d", "2d")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    sizes = ["--data", "bach", "--g-width", "32", "--d-width", "32", "--z-dim", "32", "--batch-size", "32",
+             "--steps", "2000", "--eval-every", "2000", "--eval-samples", "512"]
+
+    def start(cond, inject):
+        out = tmp_path / f"{cond}-{inject}"
+        return out, subprocess.Popen([sys.executable, "-c", "import sys; from mgen.cli import main; sys.exit(main(sys.argv[1:]))",
+                                      "train", "--cond", cond, "--inject", inject, *sizes,
+                                      "--out", str(out)], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=open(tmp_path / f"{cond}-{inject}.err", "w"))
+
+    results = {}
+    for pair in (modes[k:k + 2] for k in range(0, len(modes), 2)):
+        running = [(mode, *start(*mode)) for mode in pair]
+        for mode, out, proc in running:
+            assert proc.wait(timeout=1200) == 0, (tmp_path / f"{out.name}.err").read_text()[-2000:]
+            results[mode] = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    for (cond, inject), last in results.items():
+        assert last["collapsed"] == 0 and last["failed"] == 0, (cond, inject, last)
+        for name in ("chord", "prev"):
+            if name in cond and (cond, inject, name) not in SHORT_OF_THE_TARGET:
+                assert last[f"{name}_adherence"] >= 0.5, (cond, inject, last)
+
+
+# Measured short of half of Bach's gain, with the evidence in docs/findings/2026-12-03-conditioning.md: the
+# chord beside the previous bar, injected 2D (0.20 and 0.22 over two seeds; issue #27 stays open for it).
+SHORT_OF_THE_TARGET = {("prev+chord", "2d", "chord")}
