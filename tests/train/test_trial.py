@@ -280,6 +280,9 @@ def test_every_conditioning_carries_its_conditions_at_the_recipe(tmp_path):
                 assert last[f"{name}_adherence"] >= 0.5, (cond, inject, last)
 
 
-# Measured short of half of Bach's gain, with the evidence in docs/findings/2026-12-03-conditioning.md: the
-# chord beside the previous bar, injected 2D (0.20 and 0.22 over two seeds; issue #27 stays open for it).
-SHORT_OF_THE_TARGET = {("prev+chord", "2d", "chord")}
+# Measured short of half of Bach's gain, or at its edge, with the evidence in
+# docs/findings/2026-12-03-conditioning.md (issue #27 stays open for them): the chord beside the previous bar
+# injected 2D (0.20 and 0.22 over two seeds; 0.19 here), and the previous bar beside the chord injected 1D,
+# whose seed 0 sits on the line (0.49 at 1,000 samples, 0.50 here at 512; seed 1 0.66), where a pass would
+# be a coin toss on the machine's float order.
+SHORT_OF_THE_TARGET = {("prev+chord", "2d", "chord"), ("prev+chord", "1d", "prev")}
