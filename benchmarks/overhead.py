@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from mgen.data import load_dataset
-from mgen.study import Budget, Choice, StudySpec, run_study
+from mgen.study import Budget, Choice, StudySpec
+from mgen.studies import run_study
 from mgen.study.space import MUSIC_BUDGET_OVERRIDES
 from mgen.train import TrialConfig, train
 from mgen.train.config import REFERENCE_RECIPE

@@ -20,7 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from mgen.data import load_dataset
-from mgen.study.space import DG_RATIOS, MUSIC_BUDGET_OVERRIDES
+from mgen.study.space import MUSIC_BUDGET_OVERRIDES
+from mgen.train.params import DG_RATIOS
 from mgen.train import TrialConfig, train
 from mgen.train.config import REFERENCE_RECIPE
 from mgen.train.population import Population

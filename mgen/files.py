@@ -1,4 +1,4 @@
-"""Files written whole or not at all."""
+"""Files written whole or not at all, and the package versions a run records."""
 from __future__ import annotations
 
 import os
@@ -23,3 +23,17 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def package_versions() -> dict[str, str]:
+    """The versions a study ran with, for its report."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for package in ("mgen", "torch", "ray", "optuna", "wandb", "numpy"):
+        try:
+            out[package] = md.version(package)
+        except md.PackageNotFoundError:
+            out[package] = "not installed"
+    return out

@@ -11,7 +11,8 @@ D:G 1:5, the best ratio of the five-seed smoke map.
 """
 import sys
 
-from mgen.study import MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec, main
+from mgen.study import MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec
+from mgen.studies import main
 
 RECIPES = ("gan/reference", "gan/1:5", "vae/reference", "imle/reference")
 SPACE = {

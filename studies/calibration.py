@@ -10,7 +10,8 @@ platform's numbers beside published ones (e.g. PacGAN's Table: GAN on the 2D gri
 """
 import sys
 
-from mgen.study import Budget, Choice, StudySpec, main
+from mgen.study import Budget, Choice, StudySpec
+from mgen.studies import main
 from mgen.train.config import CALIBRATION_PROTOCOL
 
 SPACE = {

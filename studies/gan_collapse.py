@@ -12,7 +12,8 @@ runs once per seed as the positive control.
 """
 import sys
 
-from mgen.study import CONDITIONINGS, DG_RATIOS, MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec, main
+from mgen.study import CONDITIONINGS, DG_RATIOS, MUSIC_BUDGET_OVERRIDES, Budget, Choice, LogUniform, StudySpec
+from mgen.studies import main
 from mgen.train.config import REFERENCE_RECIPE
 
 SPACE = {

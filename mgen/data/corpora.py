@@ -126,7 +126,7 @@ def parse_midi_file(source: str) -> ParseResult:
     """One MIDI file to a Piece; a corrupt, empty or non-MIDI file is reported as failed."""
     import pretty_midi
 
-    from mgen.export import midi_to_piece
+    from mgen.data.midi import midi_to_piece
 
     out = ParseResult()
     try:

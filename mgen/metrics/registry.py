@@ -1,6 +1,6 @@
 """Every metric's range, direction and the space it is computed in, declared once.
 
-Read by the study (which metric a study may optimise, and which way), Optuna, mgen/results.py, the
+Read by the study (which metric a study may optimise, and which way), Optuna, mgen/analysis/results.py, the
 analysis scripts and the report. Directions: "max" and "min" (better is higher / lower), "target"
 (better is closer to the real data's value, reported beside it as `<name>_real`) and "info"
 (describes, neither better nor worse). Flags (`collapsed`, `failed`, `diverged`) are "min".
@@ -127,3 +127,32 @@ def health_status(metrics: dict) -> str:
     """"failed" (did not learn to make music) > "collapsed" (few modes) > "healthy", from a report's flags."""
     return ("failed" if metrics.get("failed", 0) >= 1 else "collapsed" if metrics.get("collapsed", 0) >= 1
             else "healthy")
+
+
+# The W&B name of each result: a group prefix (the dashboard's sections) and the key.
+_TRAIN = {"loss_d", "loss_g", "loss", "loss_recon", "loss_kl", "steps_per_sec", "wall_seconds", "train_cpu_seconds", "diverged"}
+_QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "roll_coverage",
+            "roll_precision", "music_overlap"}
+
+
+GROUPS = ("train", "quality", "collapse", "modes", "music", "conditioning")  # the prefixes below; the results reader maps them back
+
+
+def wandb_name(key: str) -> str | None:
+    """The W&B name of a result key (group/metric), or None for keys W&B should not get per report."""
+    if key == "step":
+        return key
+    if key in _TRAIN or key.endswith("_updates"):
+        return f"train/{key}"
+    if key in _QUALITY:
+        return f"quality/{key}"
+    metric = METRICS.get(key)
+    if metric is None:
+        return None  # Ray's bookkeeping (time_*, pid, hostname, ...) and anything unknown
+    if metric.space == "modes":
+        return f"modes/{key}"
+    if metric.space == "conditions":
+        return f"conditioning/{key}"
+    if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
+        return f"music/{key}"
+    return f"collapse/{key}"

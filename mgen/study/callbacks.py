@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from ray import tune
 
-from mgen.study.space import unset
+from mgen.train.params import unset
 
 log = logging.getLogger(__name__)
 

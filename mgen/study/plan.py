@@ -11,7 +11,8 @@ from typing import Any
 
 from mgen.errors import UserError
 from mgen.study.flags import parse_objectives, parse_only, parse_sets, study_mode
-from mgen.study.space import REFERENCE, Budget, Choice, LogUniform, expand, grid_values, validate_space, values_of
+from mgen.study.space import Budget, Choice, LogUniform, grid_values, validate_space, values_of
+from mgen.train.params import REFERENCE, expand
 from mgen.train.config import FOOTING, TrialConfig
 
 
@@ -99,7 +100,7 @@ def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
         space = {"variant": "gan", **space}  # the study's own trials; its reference rows say which method
         references = reference_points(spec, fixed, space, args.search)
         for point in references:
-            TrialConfig.from_dict(expand({**fixed, **point}))  # a --set that breaks a recipe fails here
+            TrialConfig.from_params({**fixed, **point})  # a --set that breaks a recipe fails here
     return Plan(spec, args, fixed, space, num_samples, storage, name, objectives,
                 control_points(spec, fixed, space, args.search), references)
 

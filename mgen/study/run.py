@@ -1,4 +1,4 @@
-"""Running a study: flags, checks before Ray (plan, resume trust, data, storage), the Tuner, the summary.
+"""Tuning a study: flags, checks before Ray (plan, resume trust, data, storage), the Tuner, the summary.
 
 The parts: flags.py (the parser), plan.py (StudySpec, Plan), tuner.py (Ray, W&B, the Tuner),
 summary.py (the closing table and study.json), storage.py and trust.py (what is checked before).
@@ -7,32 +7,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 from pathlib import Path
 
-from mgen.errors import UserError
 from mgen.study.flags import parse_args
 from mgen.study.plan import StudySpec, plan_study, study_location
-from mgen.study.storage import (
-    MIN_FREE_MB_DEFAULT,
-    check_storage,
-    full_disk_named,
-    storage_error,
-    write_atomic,
-)
+from mgen.study.storage import MIN_FREE_MB_DEFAULT, check_storage, full_disk_named, write_atomic
 from mgen.study.summary import summarise
 from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray
 
-__all__ = ["StudySpec", "main", "run_study"]
+__all__ = ["StudySpec", "tune_study"]
 
 
 ARGS_FILE = "study_args.json"  # the flags a study was started with, reused by --resume
 
 
-def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
-    """Parse flags, check everything, then run (or resume) the study on Ray Tune and summarise it."""
+def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
+    """Parse flags, check everything, then run (or resume) the study on Ray Tune and summarise it (the study's
+    own W&B run is written above this layer: mgen/studies.py)."""
     args = parse_args(spec, argv)
     storage, name = study_location(spec, args)
     saved = None if "://" in storage else Path(storage) / name / ARGS_FILE
@@ -70,31 +62,5 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
             if started:  # a Ray this process had before the study (a notebook's) stays up
                 ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
         summary = summarise(plan, results)
-    if not args.no_wandb:
-        from mgen.study.wandb_log import log_study_run
-
-        log_study_run(args.wandb_project, plan.name, os.environ.get("WANDB_MODE", "offline"), summary,
-                      str(plan.local_storage / plan.name) if plan.local_storage else None)
+    summary["wandb_project"] = None if args.no_wandb else args.wandb_project  # for the study's own W&B run
     return summary
-
-
-def main(spec: StudySpec, argv: list[str] | None = None) -> int:
-    """Exit 0 when every trial ran (healthy or not), 1 when trials errored or storage failed, 2 on bad input."""
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        summary = run_study(spec, argv)
-    except UserError as exc:
-        print(f"{spec.name}: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:
-        bad = storage_error(exc)
-        if bad is None:
-            raise
-        print(f"{spec.name}: error: storage: {bad.strerror or bad} ({bad.filename or 'the results folder'}); "
-              "the results written so far are kept; free space or fix permissions, then --resume", file=sys.stderr)
-        return 1
-    if summary["errored"]:
-        print(f"{spec.name}: error: {summary['errored']} trial(s) errored after their retries; see their error.txt "
-              f"in {summary['path']}, fix the cause, then --resume", file=sys.stderr)
-        return 1
-    return 0

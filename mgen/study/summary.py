@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mgen.files import package_versions
 from mgen.metrics.registry import health_status
 from mgen.study.plan import Plan, is_control, reference_method
 from mgen.study.storage import write_atomic
@@ -131,18 +132,3 @@ def group_table(results, by: list[str], metrics: list[str]):
     table = mean.round(3).astype(str) + " +- " + sd.round(3).astype(str)
     table["trials"] = n
     return table
-
-
-def package_versions() -> dict[str, str]:
-    """The versions a study ran with, for its report."""
-    import importlib.metadata as md
-    import platform
-
-    out = {"python": platform.python_version()}
-    for package in ("mgen", "torch", "ray", "optuna", "wandb", "numpy"):
-        try:
-            out[package] = md.version(package)
-        except md.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-

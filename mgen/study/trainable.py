@@ -20,7 +20,6 @@ from ray import tune
 
 from mgen.data import load_dataset
 from mgen.export import save_piano_roll, save_points, write_midi, write_wav
-from mgen.study.space import expand
 from mgen.train import TrialConfig, load_checkpoint, save_checkpoint, train
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -32,7 +31,7 @@ BARS_SHOWN = 8
 
 def trial_config(config: dict) -> TrialConfig:
     """Tune's config dict (study-level params included) -> TrialConfig."""
-    return TrialConfig.from_dict(expand(config))
+    return TrialConfig.from_params(config)
 
 
 def save_pictures(folder: Path, samples: np.ndarray, dataset, step: int, first: bool) -> None:

@@ -131,10 +131,10 @@ def wandb_callbacks(plan: Plan) -> list:
 def build_datasets(plan: Plan) -> dict:
     """Every data set the trials need, built (or loaded from cache) once, before Ray starts."""
     from mgen.data import load_dataset
-    from mgen.study.space import expand, values_of
+    from mgen.study.space import values_of
 
     names = values_of(plan.space["data"]) if "data" in plan.space else [plan.fixed["data"]]
-    configs = [TrialConfig.from_dict(expand({**plan.fixed, "data": name})).data_config() for name in names]
+    configs = [TrialConfig.from_params({**plan.fixed, "data": name}).data_config() for name in names]
     return {cfg: load_dataset(cfg) for cfg in configs}
 
 

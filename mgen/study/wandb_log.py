@@ -33,40 +33,12 @@ from ray.air.integrations.wandb import (
     _WandbLoggingActor,
 )
 
-from mgen.metrics.registry import METRICS
+from mgen.metrics.registry import METRICS, wandb_name
 from mgen.study.plan import reference_method
-from mgen.study.space import expand, unset
+from mgen.train.params import expand, unset
 
 log = logging.getLogger(__name__)
 QUIET = {"silent": True, "console": "off"}  # no banners, no sparklines, no captured worker output
-
-_TRAIN = {"loss_d", "loss_g", "loss", "loss_recon", "loss_kl", "steps_per_sec", "wall_seconds", "train_cpu_seconds", "diverged"}
-_QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "frechet_distance", "roll_coverage",
-            "roll_precision", "music_overlap"}
-
-
-GROUPS = ("train", "quality", "collapse", "modes", "music", "conditioning")  # the prefixes below; mgen.results maps them back
-
-
-def wandb_name(key: str) -> str | None:
-    """The W&B name of a result key (group/metric), or None for keys W&B should not get per report."""
-    if key == "step":
-        return key
-    if key in _TRAIN or key.endswith("_updates"):
-        return f"train/{key}"
-    if key in _QUALITY:
-        return f"quality/{key}"
-    metric = METRICS.get(key)
-    if metric is None:
-        return None  # Ray's bookkeeping (time_*, pid, hostname, ...) and anything unknown
-    if metric.space == "modes":
-        return f"modes/{key}"
-    if metric.space == "conditions":
-        return f"conditioning/{key}"
-    if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
-        return f"music/{key}"
-    return f"collapse/{key}"
-
 
 # Each metric's W&B summary follows its direction in the registry (max or min; others keep the last value).
 SUMMARIES = {wandb_name(k): m.direction for k, m in METRICS.items() if wandb_name(k) and m.direction in ("max", "min")}
@@ -91,7 +63,7 @@ def trial_wandb_config(config: dict) -> dict:
     """The trial's config for W&B: the full TrialConfig, the study-level words and numeric axes."""
     from mgen.train.config import TrialConfig
 
-    cfg = TrialConfig.from_dict(expand(config))
+    cfg = TrialConfig.from_params(config)
     out = {**cfg.to_dict(), **{k: v for k, v in config.items() if k in ("dg_ratio", "conditioning", "variant")}}
     out["log2_dg_ratio"], out["log10_lr_ratio"] = cfg.log2_dg_ratio, cfg.log10_lr_ratio
     return out
@@ -271,98 +243,3 @@ class StudyWandbCallback(WandbLoggerCallback):
     def on_experiment_end(self, trials, **info):
         super().on_experiment_end(trials, **info)
         shutil.rmtree(self._fetched, ignore_errors=True)
-
-
-def study_tables(summary: dict, optuna_db: str | None) -> dict:
-    """The study run's tables: trials; the collapse map (per searched-param cell: n, healthy, collapsed and
-    failed shares, mean and sd of the best metric); fANOVA importances from the study's Optuna storage."""
-    import pandas as pd
-
-    rows = [{"trial_id": x["trial_id"], "status": x["status"], "best": x["best"], "control": x["control"],
-             **{k: (v if isinstance(v, (int, float)) else str(v)) for k, v in x["params"].items()}}
-            for x in summary["ranked"]]
-    out = {"trials": pd.DataFrame(rows)}
-    keys = [k for k in (rows[0] if rows else {}) if k not in ("trial_id", "status", "best", "control", "seed")]
-    if rows and keys:
-        frame = out["trials"]
-        cells = frame.groupby(keys, dropna=False).agg(
-            n=("best", "size"), healthy=("status", lambda s: (s == "healthy").mean()),
-            collapsed=("status", lambda s: (s == "collapsed").mean()), failed=("status", lambda s: (s == "failed").mean()),
-            best_mean=("best", "mean"), best_sd=("best", "std"))
-        out["collapse_map"] = cells.reset_index()
-    if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
-        refs = pd.DataFrame([{k: x[k] for k in ("trial_id", "method", "seed", "status", "best")}
-                             for x in summary["references"]])
-        if summary.get("best"):
-            best = summary["best"]
-            refs = pd.concat([pd.DataFrame([{"trial_id": best["trial_id"], "method": "gan (best trial)",
-                                             "seed": best["params"].get("seed"), "status": best["status"],
-                                             "best": best["best"]}]), refs], ignore_index=True)
-        out["references"] = refs
-    if optuna_db and Path(optuna_db).exists():
-        import optuna
-
-        try:
-            study = optuna.load_study(study_name=summary["name"], storage=f"sqlite:///{optuna_db}")
-            done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-            varied = any(len({str(t.params.get(k)) for t in done}) > 1 for t in done[:1] for k in t.params)
-            if len(done) >= 2 and varied and len({t.value for t in done}) > 1:  # else there is nothing to explain
-                imp = optuna.importance.get_param_importances(
-                    study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))  # as analysis/sensitivity.py
-                out["importance"] = pd.DataFrame({"param": list(imp), "importance": [round(v, 3) for v in imp.values()],
-                                                  "trials": len(done)})
-        except (KeyError, ValueError, RuntimeError) as exc:  # multi-objective or too few distinct values
-            log.warning("W&B: no importances for the study run (%s)", exc)
-    return out
-
-
-def map_images(summary: dict, folder: Path) -> dict[str, Path]:
-    """The study's collapse maps and trajectories (mgen/maps.py) for its metric, `collapsed` and `failed`,
-    as PNGs in `folder`; none where the study has no GAN trial to map or its results cannot be read."""
-    from mgen.errors import UserError
-    from mgen.maps import collapse_map, trajectory
-    from mgen.results import load_study
-
-    try:
-        study = load_study(summary["path"])
-    except (UserError, OSError) as exc:
-        log.warning("W&B: no collapse maps for the study run (%s)", exc)
-        return {}
-    images = {}
-    for metric in dict.fromkeys([summary["metric"], "collapsed", "failed"]):
-        try:
-            images[f"maps/collapse_map_{metric}"] = collapse_map(study, metric, folder)[0]
-            images[f"maps/trajectory_{metric}"] = trajectory(study, metric, folder)
-        except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
-            log.warning("W&B: no %s map for the study run (%s)", metric, exc)
-    return images
-
-
-def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
-    """One W&B run for the whole study: the trials, the collapse map and importance tables (with a bar
-    chart of the importances), the collapse-map and trajectory images, and the study's counts."""
-    import tempfile
-
-    import wandb
-
-    tables = study_tables(summary, f"{directory}/optuna.db" if directory else None)
-    run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
-                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
-                                                            "versions": summary.get("versions", {})})
-    try:
-        logged = {name: wandb.Table(dataframe=frame) for name, frame in tables.items() if not frame.empty}
-        if "importance" in logged:
-            logged["importance_chart"] = wandb.plot.bar(logged["importance"], "param", "importance",
-                                                        title=f"fANOVA importance for {summary['metric']}")
-        with tempfile.TemporaryDirectory() as folder:
-            logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, Path(folder)).items()})
-            if logged:
-                run.log(logged)
-        run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
-                                                    "errored", "controls_passed")})
-        for method in sorted({x["method"] for x in summary.get("references", [])}):
-            values = [x["best"] for x in summary["references"] if x["method"] == method and x["best"] == x["best"]]
-            if values:  # the baseline's mean best metric over seeds, beside the study's own best
-                run.summary[f"reference/{method}_{summary['metric']}"] = sum(values) / len(values)
-    finally:
-        run.finish()

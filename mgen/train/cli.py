@@ -35,7 +35,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args, base: dict | None = None) -> TrialConfig:
     """The config of --config (a YAML/JSON file: a checkpoint's config.yaml, or a study trial's
     params.json, whose study-level words such as dg_ratio are expanded) with the flags given on top."""
-    from mgen.study.space import expand
+    from mgen.train.params import expand
 
     values = {**(base or {}), **(expand(read_yaml_mapping(args.config)) if args.config else {})}
     values.update({k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None})

@@ -88,7 +88,7 @@ RECIPES = {"gan": REFERENCE_RECIPE, "vae": VAE_RECIPE, "imle": IMLE_RECIPE}
 MISMATCH_RECIPE = {"1d": 0.2, "2d": 0.5}
 
 # Equal footing: what every method of one comparison shares. A study's reference rows keep exactly these
-# fields of its own trials (mgen.study.space.expand, variant "vae/reference"), and analysis/baselines.py
+# fields of its own trials (mgen.train.params.expand, variant "vae/reference"), and analysis/baselines.py
 # refuses to compare trials that differ in any of them but the seed. The decoding into notes and the
 # metrics are the same code for every method (mgen.metrics), and so is the held-out split (mgen.data).
 FOOTING = ("data", "data_key", "data_augment", "data_max_files", "data_n_samples", "data_k_motifs", "data_seed",
@@ -187,6 +187,13 @@ class TrialConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "TrialConfig":
+        """A study's point, study-level params included (dg_ratio, conditioning, variant: mgen/train/params.py)."""
+        from mgen.train.params import expand
+
+        return cls.from_dict(expand(params))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recipe: bool = True) -> "TrialConfig":

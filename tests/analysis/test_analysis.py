@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgen.study import Choice, run_study
+from mgen.analysis import sensitivity
+from mgen.study import Choice
+from mgen.studies import run_study
 from tests.study.conftest import study_args, tiny_spec
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "analysis"))
-
-import sensitivity  # noqa: E402
 
 MOTIFS = ["--data", "motifs", "--search", "grid", "--no-collapse-stop", "--num-samples", "1",
           "--set", "data_n_samples=512", "--set", "eval_samples=128", "--set", "z_dim=16", "--set", "batch_size=32"]
@@ -37,7 +36,7 @@ def studies(local_ray, tmp_path_factory):
 
 
 def last_reports(study_dir: Path) -> pd.DataFrame:
-    """Each trial's params and last report, read straight from its files (independent of mgen.results)."""
+    """Each trial's params and last report, read straight from its files (independent of mgen.analysis.results)."""
     rows = []
     for trial in sorted(study_dir.glob("trainable_*")):
         params = json.loads((trial / "params.json").read_text())
@@ -114,9 +113,9 @@ def test_every_script_ranks_a_lower_is_better_metric_by_its_minimum(studies, tmp
 
 def test_report_conditioning_table_matches_the_trials(studies):
     """Adherence beside collapse, one row per conditioning x D/G ratio, as the trials' last reports say."""
-    import report
+    from mgen.analysis import report
 
-    from mgen.results import load_study
+    from mgen.analysis.results import load_study
 
     gan, _ = studies
     rows = report.conditioning_rows(load_study(str(gan)))
@@ -203,7 +202,7 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
 
 
 def test_baselines_refuses_trials_that_are_not_on_equal_footing():
-    import baselines
+    from mgen.analysis import baselines
 
     from mgen.errors import UserError
 
@@ -214,9 +213,9 @@ def test_baselines_refuses_trials_that_are_not_on_equal_footing():
 
 
 def test_baselines_reads_each_trial_at_a_step_or_at_its_last_report_within_a_cpu_budget():
-    import baselines
+    from mgen.analysis import baselines
 
-    from mgen.results import StudyResults
+    from mgen.analysis.results import StudyResults
 
     history = pd.DataFrame({"trial_id": ["a"] * 3 + ["b"] * 3, "step": [250, 500, 750] * 2,
                             "train_cpu_seconds": [1.0, 2.0, 3.0, 4.0, 8.0, 12.0],

@@ -4,7 +4,8 @@ import pretty_midi
 
 from mgen.data import DataConfig, load_dataset
 from mgen.data.bars import Piece, bar_starts, chord_label, piece_to_bars, render_roll, skyline
-from mgen.export import bars_to_midi, midi_to_piece, roll_to_notes, write_midi
+from mgen.data.midi import midi_to_piece
+from mgen.export import bars_to_midi, roll_to_notes, write_midi
 from tests.conftest import make_midi
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from mgen.study import Choice
-from mgen.study.run import main
+from mgen.studies import main
 from tests.study.conftest import tiny_spec
 
 

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from mgen.data import load_dataset
-from mgen.study import Choice, run_study
-from mgen.study.run import main
+from mgen.study import Choice
+from mgen.studies import main, run_study
 from mgen.study.trainable import trial_config
 from mgen.train import train
 from tests.reliability.driver import spec as driver_spec

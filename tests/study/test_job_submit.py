@@ -14,7 +14,7 @@ import pandas as pd
 import pretty_midi
 import pytest
 
-from mgen.wandb_offline import records as wandb_records
+from mgen.analysis.wandb_offline import records as wandb_records
 from tests.study.conftest import processes_naming, stop_ray_under
 
 pytestmark = pytest.mark.slow

@@ -3,12 +3,13 @@ stored trial config that mgen train retrains, and the Optuna storage optuna-dash
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mgen.study import Choice
-from mgen.study.run import main
-from mgen.wandb_offline import items, study_runs
-from mgen.wandb_offline import records as wandb_records
+from mgen.studies import main
+from mgen.analysis.wandb_offline import items, study_runs
+from mgen.analysis.wandb_offline import records as wandb_records
 from tests.study.conftest import reports, tiny_spec, trial_dirs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,33 +151,31 @@ def test_a_grid_study_is_stored_in_optuna_storage_for_optuna_dashboard(study):
         assert t.value == max(t.intermediate_values.values())
 
 
-def test_the_study_run_tables_map_cells_and_importances(tmp_path):
-    import optuna
-
-    from mgen.study.wandb_log import study_tables
+def test_the_study_run_tables_map_cells_and_importances():
+    from mgen.analysis.sensitivity import importances
+    from mgen.analysis.wandb_study import study_tables
 
     # Six trials: the metric depends on dg_ratio only; lr_d is noise.
-    dims = {"dg_ratio": optuna.distributions.CategoricalDistribution(["1:1", "5:1"]),
-            "lr_d": optuna.distributions.FloatDistribution(1e-4, 1e-3, log=True)}
-    db = tmp_path / "optuna.db"
-    stored = optuna.create_study(study_name="s", storage=f"sqlite:///{db}", direction="maximize")
     ranked = []
     for i, (ratio, lr) in enumerate([("1:1", 1e-4), ("1:1", 5e-4), ("1:1", 1e-3), ("5:1", 1e-4), ("5:1", 5e-4), ("5:1", 1e-3)]):
         value = 0.3 + 0.01 * i if ratio == "1:1" else -1.0
-        stored.add_trial(optuna.trial.create_trial(params={"dg_ratio": ratio, "lr_d": lr}, distributions=dims, value=value))
         ranked.append({"trial_id": str(i), "status": "healthy" if value > 0 else "failed", "best": value,
                        "control": False, "params": {"dg_ratio": ratio, "lr_d": lr}})
-    tables = study_tables({"name": "s", "ranked": ranked}, str(db))
+    tables = study_tables({"name": "s", "mode": "max", "ranked": ranked})
     cells = tables["collapse_map"]
     assert len(cells) == 6 and set(cells["n"]) == {1}
     importance = tables["importance"].set_index("param")["importance"]
     assert importance["dg_ratio"] > 0.9 > importance["lr_d"] and set(tables["importance"]["trials"]) == {6}
+    # The report's computation, the same numbers: one fANOVA for both.
+    frame = pd.DataFrame([{"param/dg_ratio": x["params"]["dg_ratio"], "param/lr_d": x["params"]["lr_d"], "v": x["best"]}
+                          for x in ranked])
+    assert importances(frame, "v", mode="max").round(3).to_dict() == importance.to_dict()
 
 
 def test_a_trial_whose_reports_cannot_be_read_is_counted_not_silently_dropped(study, tmp_path, caplog):
     import shutil
 
-    from mgen.results import load_study
+    from mgen.analysis.results import load_study
 
     copy = tmp_path / "w"
     shutil.copytree(study, copy, ignore=shutil.ignore_patterns("wandb"))

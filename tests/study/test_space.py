@@ -1,6 +1,7 @@
-"""Study-level parameters expand into trial-config fields (mgen.study.space), checked without Ray."""
+"""Study-level parameters expand into trial-config fields (mgen.train.params), checked without Ray."""
 from mgen.study import Choice
-from mgen.study.space import expand, validate_space
+from mgen.study.space import validate_space
+from mgen.train.params import expand
 from mgen.train.config import REFERENCE_RECIPE, TrialConfig
 
 
@@ -10,7 +11,7 @@ def test_d_norm_none_drops_the_fixed_spectral_scale_and_warm_up_so_a_space_can_c
     assert expand(fixed) == fixed
     assert expand({**fixed, "d_norm": "none", "dg_ratio": "1:5"}) == {"d_norm": "none", "d_steps": 1, "g_steps": 5}
     validate_space({"d_norm": Choice(("spectral", "none"))}, fixed)  # both cells are valid trials
-    none = TrialConfig.from_dict(expand({**fixed, "d_norm": "none"}))
+    none = TrialConfig.from_params({**fixed, "d_norm": "none"})
     assert (none.d_norm_scale, none.d_norm_warmup) == (1.0, 0)
 
 
@@ -26,4 +27,4 @@ def test_a_reference_variant_keeps_the_trials_footing_and_leaves_the_rest_to_its
     cfg = TrialConfig.from_dict(flat)
     assert {k: getattr(cfg, k) for k in VAE_RECIPE} == VAE_RECIPE  # the study's lr_g is the GAN's, not the VAE's
     # A parameter given as None is left to the recipe, in any trial.
-    assert TrialConfig.from_dict(expand({"variant": "imle", "lr_g": None, "data": "bach"})).lr_g == 1e-3
+    assert TrialConfig.from_params({"variant": "imle", "lr_g": None, "data": "bach"}).lr_g == 1e-3

@@ -12,7 +12,8 @@ import ray
 import yaml
 
 from mgen.errors import UserError
-from mgen.study import Choice, LogUniform, run_study
+from mgen.study import Choice, LogUniform
+from mgen.studies import run_study
 from mgen.study.callbacks import CollapseStopper
 from mgen.study.trainable import trial_config
 from tests.study.conftest import (

@@ -2,7 +2,8 @@
 import pytest
 
 from mgen.data import load_dataset
-from mgen.study import Choice, LogUniform, run_study
+from mgen.study import Choice, LogUniform
+from mgen.studies import run_study
 from mgen.study.trainable import trial_config
 from mgen.train import train
 from tests.study.conftest import reports, study_args, tiny_spec, trial_dirs

@@ -3,7 +3,6 @@ bach (slow: real training)."""
 import pytest
 
 from mgen.data import load_dataset
-from mgen.study.space import expand
 from mgen.train import TrialConfig, train
 from mgen.train.config import CALIBRATION_PROTOCOL
 
@@ -11,7 +10,7 @@ PROTOCOL = {**CALIBRATION_PROTOCOL, "steps": 2000, "eval_every": 2000}  # studie
 
 
 def last_metrics(values: dict) -> dict:
-    cfg = TrialConfig.from_dict(expand(values))
+    cfg = TrialConfig.from_params(values)
     return list(train(cfg, load_dataset(cfg.data_config())))[-1].metrics
 
 

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from mgen.errors import UserError  # noqa: E402
 from mgen.metrics.registry import lookup  # noqa: E402
-from mgen.results import StudyResults  # noqa: E402
+from mgen.analysis.results import StudyResults  # noqa: E402
 
 LR_EDGES = (-1.0, -0.3, 0.3, 1.0)  # log10(lr_d / lr_g) bin edges
 LR_LABELS = ("<0.1", "0.1-0.5", "~1", "2-10", ">10")

@@ -25,7 +25,6 @@ import pandas as pd
 
 from mgen.errors import UserError, run_cli
 from mgen.metrics.registry import direction
-from mgen.study.space import expand
 from mgen.train.config import FOOTING, TrialConfig
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ def _derived(params: dict, stored: dict | None = None) -> dict:
     """Config fields the maps group by (method, D/G ratio, lr ratio, conditioning), from the trial's full
     TrialConfig as it stored it (config.yaml in its checkpoints), else from its params: defaults come
     from the dataclass, never from here."""
-    cfg = TrialConfig.from_dict(stored) if stored else TrialConfig.from_dict(expand(params))
+    cfg = TrialConfig.from_dict(stored) if stored else TrialConfig.from_params(params)
     out = {"method": cfg.method}
     out["dg_ratio"] = f"{cfg.d_steps}:{cfg.g_steps}" if cfg.method == "gan" else cfg.method
     out["log_dg"] = cfg.log2_dg_ratio
@@ -108,7 +107,7 @@ def load_wandb_study(spec: str, metrics_for_best: tuple[str, ...] = ()) -> Study
     """
     import wandb
 
-    from mgen.study.wandb_log import GROUPS
+    from mgen.metrics.registry import GROUPS
 
     try:
         entity, project, group = spec[len("wandb:"):].split("/", 2)
@@ -179,6 +178,12 @@ def load_study(uri: str, metrics_for_best: tuple[str, ...] = ()) -> StudyResults
         log.warning("%s: %d trial folder(s) without readable reports, left out: %s", uri, len(unread),
                     ", ".join(unread[:5]) + (" ..." if len(unread) > 5 else ""))
     return StudyResults(uri, trials, pd.concat(reports, ignore_index=True), summary, unread)
+
+
+def as_study(results, metrics_for_best: tuple[str, ...] = ()) -> StudyResults:
+    """A loaded study as it is, else the study at that folder, URI or wandb: spec (read once by a caller that
+    passes it on: the report reads each study once for all its sections)."""
+    return results if isinstance(results, StudyResults) else load_study(results, metrics_for_best)
 
 
 def _stored_config(fs, trial_path: str, progress: pd.DataFrame) -> dict | None:

@@ -1,0 +1,102 @@
+"""The study's own W&B run, written when a study ends: its trials, collapse-map cells and fANOVA importance
+tables, the collapse-map and trajectory images, and its counts (the trials' runs are mgen/study/wandb_log.py's).
+Plain wandb, no Ray: the study's entry point (mgen/studies.py) calls it after the tuner returns."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from mgen.analysis.maps import collapse_map, trajectory
+from mgen.analysis.results import PARAM_PREFIX, load_study
+from mgen.analysis.sensitivity import importances
+from mgen.errors import UserError
+
+log = logging.getLogger(__name__)
+QUIET = {"silent": True, "console": "off"}  # as the trials' runs: no banners, no sparklines
+
+
+def study_tables(summary: dict) -> dict:
+    """The study run's tables: trials; the collapse map (per searched-param cell: n, healthy, collapsed and
+    failed shares, mean and sd of the best metric); fANOVA importances of the searched params."""
+    rows = [{"trial_id": x["trial_id"], "status": x["status"], "best": x["best"], "control": x["control"],
+             **{k: (v if isinstance(v, (int, float)) else str(v)) for k, v in x["params"].items()}}
+            for x in summary["ranked"]]
+    out = {"trials": pd.DataFrame(rows)}
+    keys = [k for k in (rows[0] if rows else {}) if k not in ("trial_id", "status", "best", "control", "seed")]
+    if rows and keys:
+        frame = out["trials"]
+        cells = frame.groupby(keys, dropna=False).agg(
+            n=("best", "size"), healthy=("status", lambda s: (s == "healthy").mean()),
+            collapsed=("status", lambda s: (s == "collapsed").mean()), failed=("status", lambda s: (s == "failed").mean()),
+            best_mean=("best", "mean"), best_sd=("best", "std"))
+        out["collapse_map"] = cells.reset_index()
+    if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
+        refs = pd.DataFrame([{k: x[k] for k in ("trial_id", "method", "seed", "status", "best")}
+                             for x in summary["references"]])
+        if summary.get("best"):
+            best = summary["best"]
+            refs = pd.concat([pd.DataFrame([{"trial_id": best["trial_id"], "method": "gan (best trial)",
+                                             "seed": best["params"].get("seed"), "status": best["status"],
+                                             "best": best["best"]}]), refs], ignore_index=True)
+        out["references"] = refs
+    frame = pd.DataFrame([{"best": x["best"], **{PARAM_PREFIX + k: v for k, v in x["params"].items() if k != "seed"}}
+                          for x in summary["ranked"]])
+    try:  # the same fANOVA as the report's (mgen/analysis/sensitivity.py), on each trial's best value
+        imp = importances(frame, "best", mode=summary.get("mode", "max"))
+        out["importance"] = pd.DataFrame({"param": [k[len(PARAM_PREFIX):] if k.startswith(PARAM_PREFIX) else k
+                                                    for k in imp.index],
+                                          "importance": [round(float(v), 3) for v in imp.values], "trials": len(frame)})
+    except (UserError, ValueError, RuntimeError) as exc:  # too few trials, or nothing varied
+        log.warning("W&B: no importances for the study run (%s)", exc)
+    return out
+
+
+def map_images(summary: dict, folder: Path) -> dict[str, Path]:
+    """The study's collapse maps and trajectories (mgen/analysis/maps.py) for its metric, `collapsed` and `failed`,
+    as PNGs in `folder`; none where the study has no GAN trial to map or its results cannot be read."""
+
+    try:
+        study = load_study(summary["path"])
+    except (UserError, OSError) as exc:
+        log.warning("W&B: no collapse maps for the study run (%s)", exc)
+        return {}
+    images = {}
+    for metric in dict.fromkeys([summary["metric"], "collapsed", "failed"]):
+        try:
+            images[f"maps/collapse_map_{metric}"] = collapse_map(study, metric, folder)[0]
+            images[f"maps/trajectory_{metric}"] = trajectory(study, metric, folder)
+        except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
+            log.warning("W&B: no %s map for the study run (%s)", metric, exc)
+    return images
+
+
+def log_study_run(project: str, group: str, mode: str, summary: dict, directory: str | None) -> None:
+    """One W&B run for the whole study: the trials, the collapse map and importance tables (with a bar
+    chart of the importances), the collapse-map and trajectory images, and the study's counts."""
+    import tempfile
+
+    import wandb
+
+    tables = study_tables(summary)
+    run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
+                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
+                                                            "versions": summary.get("versions", {})})
+    try:
+        logged = {name: wandb.Table(dataframe=frame) for name, frame in tables.items() if not frame.empty}
+        if "importance" in logged:
+            logged["importance_chart"] = wandb.plot.bar(logged["importance"], "param", "importance",
+                                                        title=f"fANOVA importance for {summary['metric']}")
+        with tempfile.TemporaryDirectory() as folder:
+            logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, Path(folder)).items()})
+            if logged:
+                run.log(logged)
+        run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",
+                                                    "errored", "controls_passed")})
+        for method in sorted({x["method"] for x in summary.get("references", [])}):
+            values = [x["best"] for x in summary["references"] if x["method"] == method and x["best"] == x["best"]]
+            if values:  # the baseline's mean best metric over seeds, beside the study's own best
+                run.summary[f"reference/{method}_{summary['metric']}"] = sum(values) / len(values)
+    finally:
+        run.finish()
