@@ -1,7 +1,7 @@
 """Metrics of mode collapse, diversity and musical quality; `evaluate` returns them all as one flat dict.
 
 Each name's range, direction and the space it is computed in are declared once in
-mgen/metrics/registry.py (and listed in README.md's metrics table).
+mgen/metrics/registry.py (and listed in docs/metrics.md's table).
 """
 
 from mgen._lazy import lazy_exports

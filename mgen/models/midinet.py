@@ -29,7 +29,7 @@ D's interval features (`intervals` R > 0): for each pair of consecutive steps, t
 pitch interval between them over -R..R semitones (for 0/1 bars, a one-hot of the interval when both
 steps sound), mapped to D's width by a 1x1 conv and added to its early features. D's first layer sees
 one step at a time and its time convolutions pair steps 2t and 2t+1 only, so without them a melody that
-leaps a fifth at every note looked as real to D as Bach's stepwise lines (README, "The reference recipe").
+leaps a fifth at every note looked as real to D as Bach's stepwise lines (docs/findings/2026-12-03-studies-so-far.md, "The reference recipe").
 D's pair features (`pair_kernel` K > 0, odd): a (2 steps x K pitches) convolution over every pair of
 consecutive steps, its maximum over pitch positions, added to D's early features: learned, pitch-invariant
 detectors of what one step leads to in the next (a step, a leap, a repeated note). They cost what their
@@ -39,7 +39,7 @@ real/fake logit uses them; "matching" gives them a head of their own (a linear r
 loss trains beside the main one) and keeps them out of D's decision, so G meets them only through
 feature matching on their means and its adversarial loss sees D's decision alone. Routed so, D's
 interval features made the recipe learn faster on bach and kept motifs' modes, where in D's decision
-they cost modes (README, "The reference recipe").
+they cost modes (docs/findings/2026-12-03-studies-so-far.md, "The reference recipe").
 """
 from __future__ import annotations
 

@@ -42,7 +42,7 @@ def init_ray(num_cpus: int | None, address: str | None = None, verbose: bool = F
             print(f"note: --num-cpus {num_cpus} has no effect: this process's Ray is already running, with "
                   f"{cpus:g} CPUs", file=sys.stderr)
         return False
-    if not verbose:  # said on every start; the README's Secrets section explains token authentication
+    if not verbose:  # said on every start; docs/cluster.md explains token authentication
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if joining:
         # Joining: resources belong to the cluster, so no num_cpus/num_gpus here.

@@ -59,7 +59,7 @@ LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 # The reference recipe for bar GANs: the configuration that, measured on this project's 2-core machine,
 # learns (motifs: 6-8 of 8 planted modes at 4,000 iterations; bach: healthy, notes a bar and scale
 # consistency near Bach's, pitch range 4.6-6.1 semitones against 3.8 at 3,000). Each part was kept
-# because removing it broke training (README "The reference recipe"): a pitch-or-rest categorical a
+# because removing it broke training (docs/findings/2026-12-03-studies-so-far.md, "The reference recipe"): a pitch-or-rest categorical a
 # step (sigmoid cells: 1 of 8 modes), spectral normalisation in D
 # (without it D wins: D loss 0.003, or G collapses), feature matching (without it: 0 of 8), and
 # G's learning rate twice D's. Since 2026-12-01 also D's interval features (-12..12 semitones) routed
@@ -69,7 +69,7 @@ LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 # their positive control. Since 2026-12-02 D's layers also keep spectral norm 1.75 instead of 1, reached
 # linearly over the first 1,000 iterations (d_norm_scale, d_norm_warmup): at 1.75 from the start bach's
 # bars narrow to Bach's pitch range by 3,000 iterations but G collapses early in 3 of 5 seeds, which the
-# warm-up avoids; with it, pitch range 4.6-6.1 against 7.2-9.7 (README, "The pitch-range gap on 2026-12-02").
+# warm-up avoids; with it, pitch range 4.6-6.1 against 7.2-9.7 (docs/findings/2026-12-03-studies-so-far.md, "The pitch-range gap on 2026-12-02").
 REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d_norm": "spectral",
                     "d_norm_scale": 1.75, "d_norm_warmup": 1000,
                     "fm_weight": 1.0, "lr_d": 5e-4, "lr_g": 1e-3, "d_steps": 1, "g_steps": 1,
