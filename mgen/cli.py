@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from mgen.errors import UserError
+from mgen.errors import UserError, run_cli
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -126,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    try:
-        args.func(args)
-    except UserError as exc:
-        print(f"mgen: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_cli("mgen", args.func, args)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,12 @@ General MIDI SoundFont when both are installed, else from pretty_midi's sine syn
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from mgen.errors import UserError, run_cli
 from mgen.metrics.registry import direction
 from mgen.analysis.results import analysis_parser, as_study, best_checkpoint, fetch_checkpoint
-from mgen.train.generate import write_samples
+from mgen.train.generate import print_written, write_samples
 
 
 def run(results, out: Path, metric: str = "healthy_coverage", trial: str | None = None, n: int = 16) -> dict:
@@ -43,12 +42,7 @@ def main(argv=None) -> int:
         direction(args.metric)  # an unknown or directionless metric is one line, before any work
         w = run(args.results, Path(args.out), args.metric, args.trial, args.n)
         print(f"trial {w['trial_id']} ({args.metric}={w['value']:.4f}), checkpoint {w['checkpoint']}")
-        if w.get("warning"):
-            print(f"best_samples: warning: {w['warning']}", file=sys.stderr)
-        if "renderer" in w:
-            print(f"audio rendered with {w['renderer']}")
-        for f in w["files"]:
-            print(f"wrote {f}")
+        print_written(w, args.n, prog="best_samples")
 
     return run_cli("best_samples", body)
 

@@ -6,7 +6,6 @@ import dataclasses
 import inspect
 import json
 import re
-import sys
 from pathlib import Path
 
 import yaml
@@ -92,21 +91,8 @@ def cmd_train(args) -> None:
             print(f"diverged at step {report.step} (NaN/Inf); {saved}")
 
 
-def adherence_line(m: dict, n: int) -> str:
-    """How the written bars follow their conditions, each measure beside held-out real bars' value."""
-    parts = []
-    if "ctnctr" in m:
-        parts.append(f"chord_adherence {m['chord_adherence']:.2f} (CTnCTR {m['ctnctr']:.2f}, real {m['ctnctr_real']:.2f})")
-    if "bar_line_step" in m:
-        parts.append(f"prev_adherence {m['prev_adherence']:.2f} (first note a step from the previous bar's last "
-                     f"{m['bar_line_step']:.2f}, real {m['bar_line_step_real']:.2f}; copies of it "
-                     f"{m['prev_copy_rate']:.2f}, real {m['prev_copy_rate_real']:.2f})")
-    return (f"adherence of the {n} bars written (1 = as real bars follow theirs, 0 = ignored; noisy below a few "
-            f"hundred bars): " + "; ".join(parts))
-
-
 def cmd_generate(args) -> None:
-    from mgen.train.generate import write_samples
+    from mgen.train.generate import print_written, write_samples
 
     if args.n < 1:
         raise UserError(f"--n {args.n} is invalid; give the number of bars to generate, 1 or more (e.g. --n 32)")
@@ -115,14 +101,7 @@ def cmd_generate(args) -> None:
         raise UserError(f"--soundfont {args.soundfont}: no such file; give a General MIDI .sf2 file")
     written = write_samples(args.checkpoint, args.n, args.out, seed=args.seed, wav=args.wav, soundfont=args.soundfont,
                             chords=args.chords, prime=args.prime)
-    if written.get("warning"):
-        print(f"warning: {written['warning']}", file=sys.stderr)
-    if written.get("adherence"):
-        print(adherence_line(written["adherence"], args.n))
-    if "renderer" in written:
-        print(f"audio rendered with {written['renderer']}")
-    for f in written["files"]:
-        print(f"wrote {f}")
+    print_written(written, args.n)
 
 
 def add_train_commands(sub) -> None:

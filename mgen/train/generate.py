@@ -219,3 +219,31 @@ def write_samples(checkpoint: str | Path, n: int, out: str | Path, seed: int = 0
             written["files"].append(str(out / f"phrase_{i:02d}.wav"))
     written["files"].append(str(save_piano_roll(flat, out / "samples.png", title=f"{gen.cfg.name} step {gen.step}")))
     return written
+
+
+def adherence_line(m: dict, n: int) -> str:
+    """How the written bars follow their conditions, each measure beside held-out real bars' value."""
+    parts = []
+    if "ctnctr" in m:
+        parts.append(f"chord_adherence {m['chord_adherence']:.2f} (CTnCTR {m['ctnctr']:.2f}, real {m['ctnctr_real']:.2f})")
+    if "bar_line_step" in m:
+        parts.append(f"prev_adherence {m['prev_adherence']:.2f} (first note a step from the previous bar's last "
+                     f"{m['bar_line_step']:.2f}, real {m['bar_line_step_real']:.2f}; copies of it "
+                     f"{m['prev_copy_rate']:.2f}, real {m['prev_copy_rate_real']:.2f})")
+    return (f"adherence of the {n} bars written (1 = as real bars follow theirs, 0 = ignored; noisy below a few "
+            f"hundred bars): " + "; ".join(parts))
+
+
+def print_written(written: dict, n: int, prog: str | None = None) -> None:
+    """What write_samples did, as `mgen generate` and analysis/best_samples.py print it: the checkpoint's
+    warning (on stderr), the adherence of a conditional model's bars, the audio renderer, the files."""
+    import sys
+
+    if written.get("warning"):
+        print(f"{prog + ': ' if prog else ''}warning: {written['warning']}", file=sys.stderr)
+    if written.get("adherence"):
+        print(adherence_line(written["adherence"], n))
+    if "renderer" in written:
+        print(f"audio rendered with {written['renderer']}")
+    for f in written["files"]:
+        print(f"wrote {f}")

@@ -8,7 +8,6 @@ import json
 import os
 import pickle
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from mgen.train import train
 from tests.reliability.driver import spec as driver_spec
 from tests.reliability.test_inputs import Marker
 from tests.study.test_job_submit import listening_addresses
+from cluster.local_cluster import free_port
 from tests.study.conftest import (
     processes_naming,
     reports,
@@ -301,12 +301,6 @@ def test_a_disk_that_fills_up_mid_study_ends_in_one_line_and_keeps_what_was_writ
 
     kept = [c for t in trial_dirs(study) for c in t.glob("checkpoint_*/checkpoint.pt") if loads(c)]
     assert any(len(reports(t)) for t in trial_dirs(study)) or kept
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_wandb_unreachable_falls_back_to_offline_and_its_key_lands_in_no_file(results_dir, env, ray_tmpdir, tmp_path):

@@ -14,17 +14,12 @@ import pandas as pd
 import pretty_midi
 import pytest
 
+from cluster.local_cluster import free_port
 from mgen.analysis.wandb_offline import records as wandb_records
 from tests.study.conftest import processes_naming, stop_ray_under
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_addresses(pids: set[int]) -> set[str]:
