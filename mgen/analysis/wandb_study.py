@@ -41,13 +41,13 @@ def study_tables(summary: dict) -> dict:
                                              "seed": best["params"].get("seed"), "status": best["status"],
                                              "best": best["best"]}]), refs], ignore_index=True)
         out["references"] = refs
-    frame = pd.DataFrame([{"best": x["best"], **{PARAM_PREFIX + k: v for k, v in x["params"].items() if k != "seed"}}
-                          for x in summary["ranked"]])
+    if not rows:
+        return out
+    searched = out["trials"][["best", *keys]].rename(columns={k: PARAM_PREFIX + k for k in keys})
     try:  # the same fANOVA as the report's (mgen/analysis/sensitivity.py), on each trial's best value
-        imp = importances(frame, "best", mode=summary.get("mode", "max"))
-        out["importance"] = pd.DataFrame({"param": [k[len(PARAM_PREFIX):] if k.startswith(PARAM_PREFIX) else k
-                                                    for k in imp.index],
-                                          "importance": [round(float(v), 3) for v in imp.values], "trials": len(frame)})
+        imp = importances(searched, "best", mode=summary.get("mode", "max"))
+        out["importance"] = pd.DataFrame({"param": list(imp.index), "importance": [round(float(v), 3) for v in imp.values],
+                                          "trials": len(searched)})
     except (UserError, ValueError, RuntimeError) as exc:  # too few trials, or nothing varied
         log.warning("W&B: no importances for the study run (%s)", exc)
     return out

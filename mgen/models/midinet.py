@@ -154,7 +154,7 @@ class ConditionEncoder(nn.Module):
             parts.append(torch.relu(self.prev_vec(prev_maps[RESOLUTIONS[-1]].flatten(1))))
             if self.inject == "2d":
                 for r in RESOLUTIONS:
-                    maps[r] += [prev_maps[r], parts[-1][:, :, None, None].expand(-1, -1, r, 1)]
+                    maps[r] += [prev_maps[r], _over_time(parts[-1], r)]
         if self.use_chord:
             if self.inject == "1d":
                 parts.append(chord)
@@ -163,8 +163,13 @@ class ConditionEncoder(nn.Module):
                     maps[r].append(self.chord_maps[str(r)](chord).view(-1, CHORD_MAP_CHANNELS, r, 1))
         vec = torch.cat(parts, dim=1) if parts else None
         if vec is not None and self.inject == "1d":
-            maps = {r: [vec[:, :, None, None].expand(-1, -1, r, 1)] for r in RESOLUTIONS}
+            maps = {r: [_over_time(vec, r)] for r in RESOLUTIONS}
         return vec, {r: torch.cat(m, dim=1) if m else None for r, m in maps.items()}
+
+
+def _over_time(vec: torch.Tensor, res: int) -> torch.Tensor:
+    """(B, C) -> (B, C, res, 1): a vector as constant channels over `res` time steps."""
+    return vec[:, :, None, None].expand(-1, -1, res, 1)
 
 
 def _with(h: torch.Tensor, extra: torch.Tensor | None) -> torch.Tensor:
