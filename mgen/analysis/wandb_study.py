@@ -12,10 +12,9 @@ from mgen.analysis.maps import collapse_map, trajectory
 from mgen.analysis.results import PARAM_PREFIX, load_study
 from mgen.analysis.sensitivity import importances
 from mgen.errors import UserError
+from mgen.metrics.registry import WANDB_QUIET
 
 log = logging.getLogger(__name__)
-QUIET = {"silent": True, "console": "off"}  # as the trials' runs: no banners, no sparklines
-
 
 def study_tables(summary: dict) -> dict:
     """The study run's tables: trials; the collapse map (per searched-param cell: n, healthy, collapsed and
@@ -81,7 +80,7 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
 
     tables = study_tables(summary)
     run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
-                     dir=directory, settings=QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
+                     dir=directory, settings=WANDB_QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
                                                             "versions": summary.get("versions", {})})
     try:
         logged = {name: wandb.Table(dataframe=frame) for name, frame in tables.items() if not frame.empty}

@@ -135,6 +135,9 @@ _QUALITY = {"healthy_coverage", "coverage", "precision", "recall", "density", "f
             "roll_precision", "music_overlap"}
 
 
+# Every run mgen writes to W&B (a trial's, the study's): no banners, no sparklines, no captured worker output.
+WANDB_QUIET = {"silent": True, "console": "off"}
+
 GROUPS = ("train", "quality", "collapse", "modes", "music", "conditioning")  # the prefixes below; the results reader maps them back
 
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from mgen.errors import UserError
-from mgen.metrics.registry import check_mode, direction
+from mgen.metrics.registry import check_mode
+from mgen.study.options import StudyOptions
 from mgen.study.space import SCHEDULERS, SEARCHES
 from mgen.study.storage import MIN_FREE_MB_DEFAULT
 from mgen.train.config import load_yaml, read_yaml_mapping
@@ -76,7 +77,8 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(spec: StudySpec, argv: list[str] | None = None) -> StudyOptions:
+    """The study's options as the flags (and a --config file) give them, not yet resolved (options.resolve)."""
     parser = build_parser(spec)
     args = parser.parse_args(argv)
     if args.config:
@@ -93,13 +95,13 @@ def parse_args(spec: StudySpec, argv: list[str] | None = None) -> argparse.Names
                 setattr(args, key, value + list(explicit.set or []))
             elif getattr(explicit, key) is None:  # a flag given on the command line wins
                 setattr(args, key, value)
-    return args
+    return StudyOptions.from_flags(vars(args))
 
 
 def parse_sets(items) -> dict[str, Any]:
     out = {}
     for item in items:
-        if isinstance(item, tuple):
+        if isinstance(item, tuple):  # (field, value) from a YAML --config's `set:`
             out[item[0]] = item[1]
             continue
         key, sep, value = str(item).partition("=")
@@ -134,10 +136,3 @@ def parse_objectives(text: str | None) -> list[tuple[str, str]]:
         check_mode(metric.strip(), mode)
         out.append((metric.strip(), mode))
     return out
-
-
-def study_mode(args: argparse.Namespace) -> str:
-    """--mode, or --metric's direction from the registry; a --mode that contradicts it is a UserError."""
-    mode = args.mode or direction(args.metric)
-    check_mode(args.metric, mode)
-    return mode

@@ -2,15 +2,14 @@
 the space and fixed settings, the positive controls, where results go and under which name."""
 from __future__ import annotations
 
-import argparse
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mgen.errors import UserError
-from mgen.study.flags import parse_objectives, parse_only, parse_sets, study_mode
+from mgen.study.flags import parse_objectives, parse_only, parse_sets
+from mgen.study.options import StudyOptions, resolve
 from mgen.study.space import Budget, Choice, LogUniform, grid_values, validate_space, values_of
 from mgen.train.params import REFERENCE, expand
 from mgen.train.config import FOOTING, TrialConfig
@@ -41,7 +40,7 @@ class Plan:
     """Everything a study needs, checked before Ray starts."""
 
     spec: StudySpec
-    args: argparse.Namespace
+    options: StudyOptions  # resolved: its search, mode, storage and name are set
     fixed: dict[str, Any]
     space: dict[str, Any]
     num_samples: int
@@ -58,51 +57,50 @@ class Plan:
     @property
     def study_metric(self) -> tuple[str, str]:
         """(metric, mode) that ranks trials: the first of --objectives, else --metric and its mode."""
-        return self.objectives[0] if self.objectives else (self.args.metric, self.args.mode)
+        return self.objectives[0] if self.objectives else (self.options.metric, self.options.mode)
 
 
-def plan_study(spec: StudySpec, args: argparse.Namespace) -> Plan:
-    budget = spec.budgets[args.budget]
-    args.search = args.search or budget.search
-    fixed = {**spec.fixed, **budget.overrides, "data": args.data, **parse_sets(args.set)}
-    if args.gpus_per_trial > 0:
+def plan_study(spec: StudySpec, options: StudyOptions) -> Plan:
+    """Check the options against the study and say what the run will do; nothing here starts Ray."""
+    opts = resolve(spec, options)
+    budget = spec.budgets[opts.budget]
+    sets = parse_sets(opts.set)
+    fixed = {**spec.fixed, **budget.overrides, "data": opts.data, **sets}
+    if opts.gpus_per_trial > 0:
         fixed["device"] = "cuda"
     space = {**spec.space, **budget.space}
-    sets = parse_sets(args.set)
     for key in list(space):
         if key in sets:  # a --set field is fixed, not searched
             del space[key]
-    for key, values in parse_only(getattr(args, "only", [])).items():
+    for key, values in parse_only(opts.only).items():
         if key in sets:
             raise UserError(f"--only {key} and --set {key} contradict each other; give one of them")
         space[key] = only_values(space, key, values, spec.space)
     validate_space(space, fixed)
-    args.mode = study_mode(args)
-    objectives = parse_objectives(args.objectives)
-    if objectives and args.search != "optuna":
+    objectives = parse_objectives(opts.objectives)
+    if objectives and opts.search != "optuna":
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
-    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+    if opts.cpus_per_trial <= 0 or opts.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
-    if getattr(args, "population", 1) < 1 or getattr(args, "population_wait", 0.0) < 0:
+    if opts.population < 1 or opts.population_wait < 0:
         raise UserError("--population must be 1 or more (1: every trial trains alone) and --population-wait >= 0")
-    if args.gpus_per_trial > 0 and not (getattr(args, "address", None) or os.environ.get("RAY_ADDRESS")):
+    if opts.gpus_per_trial > 0 and not (opts.address or os.environ.get("RAY_ADDRESS")):
         import torch  # a private local Ray has this machine's GPUs; a cluster's are checked once joined
 
-        if torch.cuda.device_count() < args.gpus_per_trial:
-            raise UserError(f"--gpus-per-trial {args.gpus_per_trial:g}: this machine has {torch.cuda.device_count()} "
+        if torch.cuda.device_count() < opts.gpus_per_trial:
+            raise UserError(f"--gpus-per-trial {opts.gpus_per_trial:g}: this machine has {torch.cuda.device_count()} "
                             "CUDA GPU(s); leave it out to train on the CPU, or join a cluster with GPUs (--address)")
-    num_samples = args.num_samples if args.num_samples is not None else budget.num_samples
+    num_samples = opts.num_samples if opts.num_samples is not None else budget.num_samples
     if num_samples < 1:
         raise UserError(f"--num-samples {num_samples} is invalid; give 1 or more")
-    storage, name = study_location(spec, args)
     references = []
-    if spec.references and not getattr(args, "no_references", False):
+    if spec.references and not opts.no_references:
         space = {"variant": "gan", **space}  # the study's own trials; its reference rows say which method
-        references = reference_points(spec, fixed, space, args.search)
+        references = reference_points(spec, fixed, space, opts.search)
         for point in references:
             TrialConfig.from_params({**fixed, **point})  # a --set that breaks a recipe fails here
-    return Plan(spec, args, fixed, space, num_samples, storage, name, objectives,
-                control_points(spec, fixed, space, args.search), references)
+    return Plan(spec, opts, fixed, space, num_samples, opts.storage, opts.name, objectives,
+                control_points(spec, fixed, space, opts.search), references)
 
 
 def only_values(space: dict[str, Any], key: str, values: list, study_space: dict[str, Any] | None = None) -> Choice:
@@ -188,24 +186,3 @@ def is_control(spec: StudySpec, config: dict) -> bool:
         return False
     mine, control = expand(config), expand({**config, **spec.control})
     return all(mine.get(k) == control.get(k) for k in control)
-
-
-def study_location(spec: StudySpec, args: argparse.Namespace) -> tuple[str, str]:
-    """(storage, study name): --storage or $MGEN_RESULTS or ./results; --name, the latest on --resume, or a new one."""
-    storage = args.storage or os.environ.get("MGEN_RESULTS") or str(Path.cwd() / "results")
-    if "://" not in storage:
-        storage = str(Path(storage).expanduser().resolve())
-    if not args.name:
-        args.name = (latest_study(storage, spec.name) if args.resume else
-                     f"{spec.name}-{args.data.split(':')[0]}-{args.budget}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return storage, args.name
-
-
-def latest_study(storage: str, prefix: str) -> str:
-    """The newest study folder Tune can restore (one whose start failed before Tune wrote tuner.pkl is not)."""
-    root = Path(storage)
-    candidates = sorted((p for p in root.glob(f"{prefix}-*") if (p / "tuner.pkl").is_file()),
-                        key=lambda p: p.stat().st_mtime)
-    if not candidates:
-        raise UserError(f"--resume: no restorable {prefix} study in {storage}; pass --name of the study to resume")
-    return candidates[-1].name

@@ -10,7 +10,7 @@ compatible members train in one Ray actor as one batched model (mgen/train/popul
   collapse stopper, ASHA, an error), and the group leaves that member out from then on.
 - A group's members also share their D/G schedule (`group_key`): a population trains mixed schedules,
   but runs every extra D or G step on the subset that takes it. Measured on this 2-core machine
-  (one thread, 16 members at smoke sizes, benchmarks/README.md): 10.5 ms a member-update with the
+  (one thread, 16 members at smoke sizes, docs/findings/2026-12-03-benchmarks-so-far.md): 10.5 ms a member-update with the
   space's five ratios mixed, 7.3-7.9 ms with one ratio (a trial alone: 16.2 ms).
 - On a GPU a group holds its P trials' GPU shares (at most one GPU, since a population is one model on
   one device) and their CPUs (at most one node's). On CPUs only, it holds one trial's CPUs and runs

@@ -5,14 +5,14 @@ summary.py (the closing table and study.json), storage.py and trust.py (what is 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 from mgen.study.flags import parse_args
-from mgen.study.plan import StudySpec, plan_study, study_location
-from mgen.study.storage import MIN_FREE_MB_DEFAULT, check_storage, full_disk_named, write_atomic
+from mgen.study.options import StudyOptions, resolve
+from mgen.study.plan import StudySpec, plan_study
+from mgen.study.storage import check_storage, full_disk_named, write_atomic
 from mgen.study.summary import summarise
 from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray
 
@@ -25,31 +25,31 @@ ARGS_FILE = "study_args.json"  # the flags a study was started with, reused by -
 def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     """Parse flags, check everything, then run (or resume) the study on Ray Tune and summarise it (the study's
     own W&B run is written above this layer: mgen/studies.py)."""
-    args = parse_args(spec, argv)
-    storage, name = study_location(spec, args)
-    saved = None if "://" in storage else Path(storage) / name / ARGS_FILE
-    if args.resume and saved is not None and saved.exists():
-        # The study's own flags; the resuming call only says which study and how much CPU to use.
-        args = argparse.Namespace(**{**json.loads(saved.read_text()), "resume": True, "storage": storage,
-                                     "name": name, "num_cpus": args.num_cpus, "address": args.address,
-                                     "verbose": args.verbose})
-    plan = plan_study(spec, args)
-    if args.resume:  # before the storage check, which would create the folder of a study that is not there
+    opts = resolve(spec, parse_args(spec, argv))
+    saved = None if "://" in opts.storage else Path(opts.storage) / opts.name / ARGS_FILE
+    if opts.resume and saved is not None and saved.exists():
+        # The study's own options; the resuming call only says which study and how much CPU to use.
+        opts = StudyOptions.from_flags({**json.loads(saved.read_text()), "resume": True, "storage": opts.storage,
+                                        "name": opts.name, "num_cpus": opts.num_cpus, "address": opts.address,
+                                        "verbose": opts.verbose, "resolved": False})
+    plan = plan_study(spec, opts)
+    opts = plan.options
+    if opts.resume:  # before the storage check, which would create the folder of a study that is not there
         from mgen.study import trust
 
         for warning in trust.check_resume(plan.storage, f"{plan.storage.rstrip('/')}/{plan.name}"):
             print(f"warning: {warning}", file=sys.stderr)
-    check_storage(plan.storage, plan.name, getattr(args, "min_free_mb", MIN_FREE_MB_DEFAULT))
-    if saved is not None and not args.resume:
-        write_atomic(saved, json.dumps(vars(args), indent=2))
+    check_storage(plan.storage, plan.name, opts.min_free_mb)
+    if saved is not None and not opts.resume:
+        write_atomic(saved, json.dumps(opts.to_json(), indent=2))
     datasets = build_datasets(plan)
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
-    print(f"{spec.name}: {sizes}; {args.search} search, "
-          f"{plan.num_samples} {'grid repeats' if args.search == 'grid' else 'trials'}, budget {args.budget}")
-    started = init_ray(args.num_cpus, getattr(args, "address", None), getattr(args, "verbose", False))
-    check_cluster_gpus(args.gpus_per_trial, started)
+    print(f"{spec.name}: {sizes}; {opts.search} search, "
+          f"{plan.num_samples} {'grid repeats' if opts.search == 'grid' else 'trials'}, budget {opts.budget}")
+    started = init_ray(opts.num_cpus, opts.address, opts.verbose)
+    check_cluster_gpus(opts.gpus_per_trial, started)
     tuner = build_tuner(plan, datasets)
-    if plan.local_storage and not args.resume:
+    if plan.local_storage and not opts.resume:
         from mgen.study import trust
 
         trust.record(plan.local_storage / plan.name)  # tuner.pkl as written now: --resume checks it
@@ -62,5 +62,5 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
             if started:  # a Ray this process had before the study (a notebook's) stays up
                 ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
         summary = summarise(plan, results)
-    summary["wandb_project"] = None if args.no_wandb else args.wandb_project  # for the study's own W&B run
+    summary["wandb_project"] = None if opts.no_wandb else opts.wandb_project  # for the study's own W&B run
     return summary

@@ -104,7 +104,7 @@ def wandb_problem(timeout: float = 5.0) -> str | None:
 
 
 def wandb_callbacks(plan: Plan) -> list:
-    if plan.args.no_wandb:
+    if plan.options.no_wandb:
         return []
     from functools import partial
 
@@ -119,10 +119,10 @@ def wandb_callbacks(plan: Plan) -> list:
     os.environ["WANDB_MODE"] = mode  # Ray's callback checks the mode before asking for a key
     os.environ.setdefault("WANDB_SILENT", "true")  # no per-run banners in the study's output
     kwargs = {"dir": str(plan.local_storage / plan.name)} if plan.local_storage else {}  # made by check_storage
-    print(f"W&B: project {plan.args.wandb_project}, group {plan.name}, mode {mode}"
+    print(f"W&B: project {plan.options.wandb_project}, group {plan.name}, mode {mode}"
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
     metric, direction = plan.study_metric
-    return [StudyWandbCallback(project=plan.args.wandb_project, group=plan.name, mode=mode, log_config=False,
+    return [StudyWandbCallback(project=plan.options.wandb_project, group=plan.name, mode=mode, log_config=False,
                                reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
                                name_keys=list(plan.space), metric=metric, mode_of_metric=direction,
                                is_control=partial(is_control, plan.spec), **kwargs)]
@@ -140,7 +140,7 @@ def build_datasets(plan: Plan) -> dict:
 
 def optuna_record(plan: Plan, metric: str, mode: str) -> list:
     """Grid and random studies go into Optuna storage too (an Optuna search writes its own)."""
-    if plan.args.search == "optuna" or plan.local_storage is None:
+    if plan.options.search == "optuna" or plan.local_storage is None:
         return []
     from mgen.study.optuna_record import OptunaRecord
 
@@ -150,16 +150,16 @@ def optuna_record(plan: Plan, metric: str, mode: str) -> list:
 
 def populations(plan: Plan, datasets: dict):
     """With --population P > 1, the study's Populations (mgen/study/population.py), else None."""
-    args = plan.args
-    if getattr(args, "population", 1) <= 1:
+    opts = plan.options
+    if opts.population <= 1:
         return None
     import ray
 
     from mgen.study.population import Populations
 
     nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    return Populations.start(args.population, args.population_wait, datasets, args.cpus_per_trial,
-                             args.gpus_per_trial, node_cpus=[r.get("CPU", 0) for r in nodes])
+    return Populations.start(opts.population, opts.population_wait, datasets, opts.cpus_per_trial,
+                             opts.gpus_per_trial, node_cpus=[r.get("CPU", 0) for r in nodes])
 
 
 def build_tuner(plan: Plan, datasets: dict):
@@ -169,13 +169,13 @@ def build_tuner(plan: Plan, datasets: dict):
     from mgen.study.space import to_tune
     from mgen.study.trainable import trainable
 
-    args = plan.args
+    opts = plan.options
     metric, mode = plan.study_metric
-    if not args.verbose:
+    if not opts.verbose:
         # Tune's newer output engine prints its header box and a TensorBoard hint even when silent; the
         # older one prints nothing at verbose=0, and ProgressLines says what happens instead.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    resources = {"cpu": opts.cpus_per_trial, "gpu": opts.gpus_per_trial}
     population = populations(plan, datasets)
     if population is None:
         fn = tune.with_resources(tune.with_parameters(trainable, datasets=datasets), resources)
@@ -184,15 +184,15 @@ def build_tuner(plan: Plan, datasets: dict):
                                  population.trial_resources(resources))
     run_config = tune.RunConfig(
         name=plan.name, storage_path=plan.storage,
-        stop=None if args.no_collapse_stop else CollapseStopper(args.collapse_patience),
-        callbacks=(wandb_callbacks(plan) + ([] if args.verbose else [ProgressLines(metric, list(plan.space))])
+        stop=None if opts.no_collapse_stop else CollapseStopper(opts.collapse_patience),
+        callbacks=(wandb_callbacks(plan) + ([] if opts.verbose else [ProgressLines(metric, list(plan.space))])
                    + optuna_record(plan, metric, mode) + ([population.callback] if population else [])),
-        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        failure_config=tune.FailureConfig(max_failures=opts.max_failures),
         # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
         # to, and a resumed trial then failed for good ("does not exist on storage anymore").
         checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-        verbose=1 if args.verbose else 0)
-    if args.resume:
+        verbose=1 if opts.verbose else 0)
+    if opts.resume:
         path = f"{plan.storage.rstrip('/')}/{plan.name}"
         if not tune.Tuner.can_restore(path):
             raise UserError(f"--resume: no restorable study at {path}")
@@ -204,14 +204,14 @@ def build_tuner(plan: Plan, datasets: dict):
     # controls run first; each takes one of num_samples.
     # Trials at once: --max-concurrent, else with populations P per group that fits, else as resources allow.
     # Tune ignores TuneConfig's max_concurrent_trials for grid and random search, so the generator gets it.
-    concurrent = args.max_concurrent or (population.concurrency if population else None)
+    concurrent = opts.max_concurrent or (population.concurrency if population else None)
     if plan.references:  # Tune warns that their unset dimensions (None, NaN) are not values of the space: known
         logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
-    search_alg = BasicVariantGenerator(random_state=args.seed,
+    search_alg = BasicVariantGenerator(random_state=opts.seed,
                                        points_to_evaluate=list(plan.controls) + list(plan.references) or None,
                                        max_concurrent=concurrent or 0)
     scheduler = None
-    if args.search == "optuna":
+    if opts.search == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
 
@@ -223,10 +223,10 @@ def build_tuner(plan: Plan, datasets: dict):
         objectives = plan.objectives or [(metric, mode)]
         search_alg = OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
                                   mode=[d for _, d in objectives] if plan.objectives else mode,
-                                  sampler=optuna.samplers.TPESampler(seed=args.seed),
+                                  sampler=optuna.samplers.TPESampler(seed=opts.seed),
                                   storage=storage, study_name=plan.name,
                                   points_to_evaluate=list(plan.controls) or None)
-    if args.scheduler == "asha":
+    if opts.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
         reports = max(1, plan.fixed.get("steps", 1) // max(1, plan.fixed.get("eval_every", 1)))
@@ -234,7 +234,7 @@ def build_tuner(plan: Plan, datasets: dict):
     tune_config = tune.TuneConfig(
         metric=None if plan.objectives else metric, mode=None if plan.objectives else mode,
         search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls) + len(plan.references),
-        max_concurrent_trials=None if args.search != "optuna" else concurrent,
-        reuse_actors=not args.no_reuse_actors)
-    param_space = {**plan.fixed, **to_tune(plan.space, args.search)}
+        max_concurrent_trials=None if opts.search != "optuna" else concurrent,
+        reuse_actors=not opts.no_reuse_actors)
+    param_space = {**plan.fixed, **to_tune(plan.space, opts.search)}
     return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)

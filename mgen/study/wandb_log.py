@@ -33,13 +33,11 @@ from ray.air.integrations.wandb import (
     _WandbLoggingActor,
 )
 
-from mgen.metrics.registry import METRICS, wandb_name
+from mgen.metrics.registry import METRICS, WANDB_QUIET, wandb_name
 from mgen.study.plan import reference_method
 from mgen.train.params import expand, unset
 
 log = logging.getLogger(__name__)
-QUIET = {"silent": True, "console": "off"}  # no banners, no sparklines, no captured worker output
-
 # Each metric's W&B summary follows its direction in the registry (max or min; others keep the last value).
 SUMMARIES = {wandb_name(k): m.direction for k, m in METRICS.items() if wandb_name(k) and m.direction in ("max", "min")}
 
@@ -162,7 +160,7 @@ class StudyWandbCallback(WandbLoggerCallback):
         config = dict(trial.config)
         wandb_init_kwargs.update(
             name=run_name(config, self.name_keys), tags=run_tags(config, self.is_control(config)), job_type="trial",
-            config=trial_wandb_config(config), settings={**QUIET, **wandb_init_kwargs.get("settings", {})})
+            config=trial_wandb_config(config), settings={**WANDB_QUIET, **wandb_init_kwargs.get("settings", {})})
         if not self._remote_logger_class:
             # Ray's version passes WANDB_API_KEY (set by `wandb login` too) in a runtime env, which Ray's
             # runtime_env agent logs in full, and restarts the actor for ever, which Ray warns about for

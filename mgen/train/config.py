@@ -56,20 +56,18 @@ def read_yaml_mapping(path: str, label: str = "config file", keys: str = "field"
 
 LOSSES = ("nonsat", "minimax", "hinge", "lsgan", "wgan-gp")
 
-# The reference recipe for bar GANs: the configuration that, measured on this project's 2-core machine,
-# learns (motifs: 6-8 of 8 planted modes at 4,000 iterations; bach: healthy, notes a bar and scale
-# consistency near Bach's, pitch range 4.6-6.1 semitones against 3.8 at 3,000). Each part was kept
-# because removing it broke training (docs/findings/2026-12-03-studies-so-far.md, "The reference recipe"): a pitch-or-rest categorical a
-# step (sigmoid cells: 1 of 8 modes), spectral normalisation in D
-# (without it D wins: D loss 0.003, or G collapses), feature matching (without it: 0 of 8), and
-# G's learning rate twice D's. Since 2026-12-01 also D's interval features (-12..12 semitones) routed
-# to a head of their own and matched by G (d_extra_route="matching"): on bach, coverage at 1,000
-# iterations 0.28 and 0.25 (seeds 0, 1) against 0.02 (seed 1) without, and narrower bars; on motifs it
-# learns sooner but ends lower at 3,000 (5-8 modes over four seeds against 8). Music studies run it as
-# their positive control. Since 2026-12-02 D's layers also keep spectral norm 1.75 instead of 1, reached
-# linearly over the first 1,000 iterations (d_norm_scale, d_norm_warmup): at 1.75 from the start bach's
-# bars narrow to Bach's pitch range by 3,000 iterations but G collapses early in 3 of 5 seeds, which the
-# warm-up avoids; with it, pitch range 4.6-6.1 against 7.2-9.7 (docs/findings/2026-12-03-studies-so-far.md, "The pitch-range gap on 2026-12-02").
+# The reference recipe for bar GANs: the configuration that, measured on 2 CPU cores, learns the planted
+# motifs and bach. Each part is kept because training broke without it; the measurements are in
+# docs/findings/2026-12-03-studies-so-far.md ("The reference recipe", "The pitch-range gap"):
+# - g_output softmax: a pitch-or-rest categorical a step (independent sigmoid cells found 1 of 8 motifs);
+# - d_norm spectral: without it D wins outright or G collapses;
+# - fm_weight 1: feature matching (without it 0 of 8 motifs);
+# - lr_g twice lr_d;
+# - d_intervals 12 with d_extra_route "matching": D's interval features (-12..12 semitones) on a head of
+#   their own, matched by G (higher bach coverage early, narrower bars);
+# - d_norm_scale 1.75 reached over d_norm_warmup 1,000 iterations: bars narrow towards Bach's pitch range;
+#   at 1.75 from the start G collapsed early on some seeds.
+# Music studies run it as their positive control.
 REFERENCE_RECIPE = {"method": "gan", "loss": "nonsat", "g_output": "softmax", "d_norm": "spectral",
                     "d_norm_scale": 1.75, "d_norm_warmup": 1000,
                     "fm_weight": 1.0, "lr_d": 5e-4, "lr_g": 1e-3, "d_steps": 1, "g_steps": 1,

@@ -89,3 +89,27 @@ def test_only_widens_what_a_budget_fixes_to_the_studys_values_and_seed_to_any_se
                          (["--set", "seed=1", "--only", "seed=2,3"], "--only seed and --set seed contradict each other")):
         with pytest.raises(UserError, match=re.escape(message)):
             plan_study(spec, parse_args(spec, [*bad, "--storage", str(tmp_path)]))
+
+
+def test_options_are_built_once_frozen_and_resolved_without_changing_what_was_given(tmp_path, monkeypatch):
+    import dataclasses
+    import json
+
+    from mgen.study.options import StudyOptions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MGEN_RESULTS", raising=False)
+    config = tmp_path / "study.yaml"
+    config.write_text("set:\n  dg_ratio: 1:5\n  lr_d: 1e-4\n")
+    given = parse_args(tiny_spec(), ["--config", str(config), "--set", "lr_g=3e-4"])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        given.search = "grid"
+    plan = plan_study(tiny_spec(), given)
+    assert (given.search, given.mode, given.storage, given.name, given.resolved) == (None, None, None, None, False)
+    opts = plan.options
+    assert opts.resolved and opts.search == "random" and opts.mode == "max"
+    assert opts.storage == str(tmp_path / "results") and opts.name.startswith("tiny-ring-smoke-")
+    assert plan_study(tiny_spec(), opts).options == opts  # resolving twice changes nothing
+    # What study_args.json keeps (a YAML `set:` turns into [field, value] lists) plans the same study on --resume.
+    again = StudyOptions.from_flags({**json.loads(json.dumps(opts.to_json())), "old_flag_of_an_older_mgen": 1})
+    assert again == opts and plan_study(tiny_spec(), again).fixed == plan.fixed
