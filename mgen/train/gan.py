@@ -1,7 +1,7 @@
 """GAN training: per iteration, d_steps discriminator updates, then g_steps generator updates.
 
-The two losses are functions of the networks and one batch, shared with the population trainer
-(mgen/train/population.py), which calls them for every member at once.
+The iteration is written once (`iteration`) and run by a trial (mgen.train.runner.Solo) and by a
+population's members at once (mgen.train.members.Batched).
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from mgen.models.midinet import set_spectral_scale
 from mgen.train.losses import LOSSES, gradient_penalty
 from mgen.train.method import Method
+from mgen.train.runner import Solo
 
 
 def spectral_scale(cfg, iteration: int) -> float:
@@ -50,6 +51,32 @@ def generator_loss(G, D, z, real, prev, chord, loss: str, fm_weight, feature_mat
     return out
 
 
+def iteration(run) -> None:
+    """One GAN iteration: d_steps updates of D, then g_steps updates of G, each on a fresh batch and noise."""
+    cfg = run.cfg
+    if cfg.d_norm_warmup:
+        set_spectral_scale(run.net("D"), spectral_scale(cfg, run.iterations_done()))
+    for k in range(run.rounds("d_steps")):
+        who = run.taking("d_steps", k)
+        real, prev, chord = run.batch(who)
+        z = run.noise(who)
+        with torch.no_grad():
+            fake = run.call(["G"], lambda G, *a: G(*a), z, prev, chord, who=who)
+        loss = run.call(["D"], lambda D, r, f, p, c, s: discriminator_loss(D, r, f, p, c, cfg.loss, s, cfg.d_mismatch),
+                        real, fake, prev, chord, run.value("label_smoothing", who), who=who)
+        if cfg.loss == "wgan-gp":  # a trial's only: WGAN-GP trials do not join populations (population_key)
+            loss = loss + cfg.gp_weight * gradient_penalty(run.net("D"), real, fake, prev, chord, run.g)
+        run.update("d", loss, who, "loss_d")
+    for k in range(run.rounds("g_steps")):
+        who = run.taking("g_steps", k)
+        real, prev, chord = run.batch(who)
+        z = run.noise(who)
+        loss = run.call(["G", "D"], lambda G, D, z_, r, p, c, w, wi: generator_loss(
+                            G, D, z_, r, p, c, cfg.loss, w, cfg.fm_weight > 0, wi),
+                        z, real, prev, chord, run.value("fm_weight", who), run.value("fm_interval_weight", who), who=who)
+        run.update("g", loss, who, "loss_g")
+
+
 class GAN(Method):
     def __init__(self, cfg, data):
         super().__init__(cfg, data)
@@ -61,22 +88,6 @@ class GAN(Method):
         return self.G(z, prev, chord)
 
     def iteration(self, g: torch.Generator) -> dict[str, float]:
-        cfg, data = self.cfg, self.data
-        if cfg.d_norm_warmup:  # iterations done so far, from the update count a checkpoint restores
-            set_spectral_scale(self.D, spectral_scale(cfg, self.counts["d_updates"] // cfg.d_steps))
-        d_losses, g_losses = [], []
-        for _ in range(cfg.d_steps):
-            real, prev, chord = data.batch(cfg.batch_size, g)
-            with torch.no_grad():
-                fake = self.G(data.noise(cfg.batch_size, self.z_dim, g), prev, chord)
-            loss = discriminator_loss(self.D, real, fake, prev, chord, cfg.loss, cfg.label_smoothing, cfg.d_mismatch)
-            if cfg.loss == "wgan-gp":
-                loss = loss + cfg.gp_weight * gradient_penalty(self.D, real, fake, prev, chord, g)
-            d_losses.append(self.update("d", loss))
-        for _ in range(cfg.g_steps):
-            real, prev, chord = data.batch(cfg.batch_size, g)
-            z = data.noise(cfg.batch_size, self.z_dim, g)
-            loss = generator_loss(self.G, self.D, z, real, prev, chord, cfg.loss, cfg.fm_weight, cfg.fm_weight > 0,
-                                  cfg.fm_interval_weight)
-            g_losses.append(self.update("g", loss))
-        return {"loss_d": sum(d_losses) / len(d_losses), "loss_g": sum(g_losses) / len(g_losses)}
+        run = Solo(self, g)
+        iteration(run)
+        return run.losses()

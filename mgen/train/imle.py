@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from mgen.train.method import Method
+from mgen.train.runner import Solo
 
 
 def nearest_samples(G, z, real, prev, chord, m: int) -> torch.Tensor:
@@ -28,6 +29,38 @@ def imle_loss(G, z, x, prev, chord):
     return ((G(z, prev, chord) - x) ** 2).flatten(1).sum(1).mean()
 
 
+@torch.no_grad()
+def new_round(run, who) -> None:
+    """Draw imle_pool real examples and keep, for each, the nearest of imle_m samples' noise (the matched pool)."""
+    cfg, data = run.cfg, run.data
+    pool_idx = run.randint(who, len(data), (cfg.imle_pool,))  # (pool,), or (members, pool)
+    chosen = []
+    for first in range(0, cfg.imle_pool, pool_chunk(cfg)):
+        part = pool_idx[..., first:first + pool_chunk(cfg)]
+        n = part.shape[-1]
+        real = data.x[part.to(data.device)].flatten(part.dim())  # (..., n, D)
+        prev, chord = data.conditions(part.repeat_interleave(cfg.imle_m, dim=-1))
+        z = run.randn(who, n * cfg.imle_m)  # (..., n * m, z_dim)
+        nearest = run.call(["G"], lambda G, z_, r, p, c: nearest_samples(G, z_, r, p, c, cfg.imle_m),
+                           z.to(data.device), real, prev, chord, who=who).cpu()  # (..., n)
+        options = z.view(*z.shape[:-2], n, cfg.imle_m, z.shape[-1])
+        chosen.append(torch.take_along_dim(options, nearest[..., None, None], dim=-2).squeeze(-2))
+    run.put("pool_idx", pool_idx, who)
+    run.put("pool_z", torch.cat(chosen, dim=-2), who)
+
+
+def iteration(run, who) -> None:
+    """One update of G towards a minibatch of the matched pool's examples from their chosen noise."""
+    cfg, data = run.cfg, run.data
+    pool_idx, pool_z = run.get("pool_idx", who), run.get("pool_z", who)
+    pick = run.randint(who, pool_idx.shape[-1], (min(cfg.batch_size, pool_idx.shape[-1]),))
+    idx = torch.take_along_dim(pool_idx, pick, dim=-1)
+    prev, chord = data.conditions(idx)
+    z = torch.take_along_dim(pool_z, pick[..., None], dim=-2).to(data.device)
+    loss = run.call(["G"], imle_loss, z, data.x[idx.to(data.device)], prev, chord, who=who)
+    run.update("g", loss, who, "loss")
+
+
 class IMLE(Method):
     def __init__(self, cfg, data):
         super().__init__(cfg, data)
@@ -40,30 +73,14 @@ class IMLE(Method):
     def sample(self, z, prev, chord):
         return self.G(z, prev, chord)
 
-    @torch.no_grad()
-    def _new_round(self, g: torch.Generator) -> None:
-        cfg, data = self.cfg, self.data
-        self.pool_idx = torch.randint(len(data), (cfg.imle_pool,), generator=g)
-        chosen = []
-        for part in self.pool_idx.split(pool_chunk(cfg)):
-            real = data.x[part.to(data.device)].flatten(1)  # (n, D)
-            prev, chord = data.conditions(part.repeat_interleave(cfg.imle_m))
-            z = torch.randn(len(part) * cfg.imle_m, self.z_dim, generator=g)
-            nearest = nearest_samples(self.G, z.to(data.device), real, prev, chord, cfg.imle_m)
-            chosen.append(z.view(len(part), cfg.imle_m, -1)[torch.arange(len(part)), nearest.cpu()])
-        self.pool_z = torch.cat(chosen)
-
     def iteration(self, g: torch.Generator) -> dict[str, float]:
-        cfg, data = self.cfg, self.data
         self.G.eval()  # see the module docstring
-        if self.inner % cfg.imle_inner_steps == 0:
-            self._new_round(g)
+        run = Solo(self, g)
+        if self.inner % self.cfg.imle_inner_steps == 0:
+            new_round(run, None)
         self.inner += 1
-        pick = torch.randint(len(self.pool_idx), (min(cfg.batch_size, len(self.pool_idx)),), generator=g)
-        idx = self.pool_idx[pick]
-        prev, chord = data.conditions(idx)
-        loss = imle_loss(self.G, self.pool_z[pick].to(data.device), data.x[idx.to(data.device)], prev, chord)
-        return {"loss": self.update("g", loss)}
+        iteration(run, None)
+        return run.losses()
 
     def extra_state(self) -> dict:
         return {**super().extra_state(), "pool_idx": self.pool_idx, "pool_z": self.pool_z, "inner": self.inner}

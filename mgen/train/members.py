@@ -3,8 +3,9 @@ generators, and one training iteration of every live member at once (mgen/train/
 
 Every member computes what its own trial computes: its networks are built from its own seed by the
 method's own constructor, its batches and noise come from its own generator in its trial's order, and
-its losses are the very functions its trial's method calls (gan.py, vae.py, imle.py), called for all
-members under vmap.
+its iteration is the very function its trial runs (gan.iteration, vae.iteration, imle.new_round and
+imle.iteration), run here by `Batched` for all members at once under vmap (mgen/train/runner.py); its
+checkpoint is built by the trial's own checkpoint_dict.
 """
 from __future__ import annotations
 
@@ -14,13 +15,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from mgen.models.midinet import set_spectral_scale
 from mgen.models.stacked import Stacked, per_member
+from mgen.train import gan, imle, vae
 from mgen.train.config import TrialConfig
-from mgen.train.gan import discriminator_loss, generator_loss, spectral_scale
-from mgen.train.imle import imle_loss, nearest_samples, pool_chunk
-from mgen.train.trial import TrialData, build_method
-from mgen.train.vae import vae_loss
+from mgen.train.trial import TrialData, build_method, checkpoint_dict
 
 
 class StackedAdam:
@@ -79,9 +77,75 @@ class StackedAdam:
         return state
 
 
-def per_config(cfgs: Sequence[TrialConfig], name: str, device) -> torch.Tensor:
-    """A trial-config field of every member, as a float tensor (one value a member)."""
-    return torch.tensor([getattr(c, name) for c in cfgs], dtype=torch.float64).float().to(device)
+class Batched:
+    """A population's side of a method's iteration (mgen/train/runner.py has the interface): every live
+    member at once; `who` is (members taking this sub-step, the same as a subset for per_member, or None
+    when it is every member)."""
+
+    def __init__(self, members: Members, live: torch.Tensor):
+        self.m, self.cfg, self.data, self.live = members, members.cfgs[0], members.data, live
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, torch.Tensor] = {}
+
+    def rounds(self, field: str) -> int:
+        return int(self.m.field(field)[self.live].max())
+
+    def taking(self, field: str | None = None, k: int = 0):
+        counts = torch.ones(self.m.size) if field is None else self.m.field(field)
+        members = torch.nonzero(self.live & (counts > k)).flatten()
+        return members, (None if len(members) == len(self.live) else members)
+
+    def batch(self, who):
+        return self.m.examples(self.m.batch_indices(who[0]))
+
+    def noise(self, who, n: int | None = None) -> torch.Tensor:
+        return self.m.noise(who[0], n or self.cfg.batch_size)
+
+    def global_noise(self, who) -> torch.Tensor:
+        """The reparameterisation noise, from each member's stand-in for its trial's global generator."""
+        return self.m.noise(who[0], self.cfg.batch_size, self.m.torch_rng)
+
+    def randint(self, who, high: int, size: tuple) -> torch.Tensor:
+        return torch.stack([torch.randint(high, size, generator=self.m.rng[i]) for i in who[0].tolist()])
+
+    def randn(self, who, n: int) -> torch.Tensor:
+        return torch.stack([torch.randn(n, self.m.z_dim, generator=self.m.rng[i]) for i in who[0].tolist()])
+
+    def call(self, nets: list[str], fn, *args, who=None):
+        return per_member([self.m.stacks[name] for name in nets], fn, *args, members=who[1])
+
+    def value(self, field: str, who) -> torch.Tensor:
+        return self.m.field(field, float_on=self.data.device)[who[0]]
+
+    def update(self, opt: str, loss: torch.Tensor, who, key: str) -> None:
+        self.m.step(opt, loss, who[1])
+        self.record(key, loss, who)
+
+    def record(self, key: str, value: torch.Tensor, who) -> None:
+        if key not in self.sums:
+            self.sums[key], self.counts[key] = torch.zeros(self.m.size), torch.zeros(self.m.size)
+        self.sums[key][who[0]] += value.detach().cpu()
+        self.counts[key][who[0]] += 1
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        """Each member's mean over the sub-steps it took (0 for a member that took none)."""
+        return {k: self.sums[k] / self.counts[k].clamp(min=1) for k in self.sums}
+
+    def net(self, name: str):
+        return self.m.stacks[name].base  # shared by all members: what differs between them is not scaled
+
+    def iterations_done(self) -> int:
+        return self.m.iterations
+
+    def get(self, name: str, who) -> torch.Tensor:
+        return getattr(self.m, name)[who[0]]
+
+    def put(self, name: str, value: torch.Tensor, who) -> None:
+        stored = getattr(self.m, name)
+        if stored.shape[1:] != value.shape[1:]:  # the first round: the pool's size is known now
+            stored = torch.zeros(self.m.size, *value.shape[1:], dtype=value.dtype)
+            setattr(self.m, name, stored)
+        stored[who[0]] = value
 
 
 class Members:
@@ -108,6 +172,23 @@ class Members:
         self.rng = [torch.Generator().manual_seed(c.seed) for c in cfgs]
 
     OPTIMISERS: dict[str, tuple[str, str, str, str]] = {}  # optimiser -> (network, lr, beta1, beta2 fields)
+
+    def field(self, name: str, float_on=None) -> torch.Tensor:
+        """A trial-config field of every member, one value a member: as it is (counts), or as float32 on
+        `float_on` (the values a loss multiplies by)."""
+        values = [getattr(c, name) for c in self.cfgs]
+        if float_on is None:
+            return torch.tensor(values)
+        return torch.tensor(values, dtype=torch.float64).float().to(float_on)
+
+    def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One iteration of every live member: the method's own iteration, run by Batched."""
+        run = Batched(self, live)
+        self.run_iteration(run)
+        return run.losses()
+
+    def run_iteration(self, run: Batched) -> None:
+        raise NotImplementedError
     SAMPLER = "G"  # the network (and attribute) that samples
 
     def batch_indices(self, members: torch.Tensor) -> torch.Tensor:
@@ -123,9 +204,6 @@ class Members:
     def examples(self, idx: torch.Tensor):
         """Examples (M, batch, ...) and their conditions for indices (M, batch)."""
         return self.data.x[idx.to(self.data.device)], *self.data.conditions(idx)
-
-    def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
-        raise NotImplementedError
 
     def step(self, name: str, loss: torch.Tensor, subset: torch.Tensor | None) -> None:
         """Backpropagate the members' summed losses and step optimiser `name` (of `subset`, or of all)."""
@@ -163,23 +241,11 @@ class Members:
         return {"counts": {k: int(v) for k, v in self.counters(i).items()}}
 
     def checkpoint(self, i: int, step: int, metrics: dict) -> dict:
-        """Member i's checkpoint, in the format of mgen.train.trial.checkpoint_state."""
-        return {
-            "config": self.cfgs[i].to_dict(),
-            "step": step,
-            "metrics": {k: float(v) for k, v in metrics.items()},
-            "models": {name: stack.member_state_dict(i) for name, stack in self.stacks.items()},
-            "optimizers": {name: opt.member_state_dict(i) for name, opt in self.opts.items()},
-            "extra": self.extra_state(i),
-            "rng": self.rng[i].get_state(),
-            "torch_rng": self.torch_rng[i].get_state(),
-        }
-
-
-def _active(live: torch.Tensor, counts: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The live members with more than k updates of a kind per iteration, and that set as a subset (None: all)."""
-    members = torch.nonzero(live & (counts > k)).flatten()
-    return members, (None if len(members) == len(live) else members)
+        """Member i's checkpoint: a trial's (mgen.train.trial.checkpoint_dict)."""
+        return checkpoint_dict(self.cfgs[i], step, metrics,
+                               {name: stack.member_state_dict(i) for name, stack in self.stacks.items()},
+                               {name: opt.member_state_dict(i) for name, opt in self.opts.items()},
+                               self.extra_state(i), self.rng[i].get_state(), self.torch_rng[i].get_state())
 
 
 class GANMembers(Members):
@@ -189,69 +255,22 @@ class GANMembers(Members):
 
     def __init__(self, cfgs, data):
         super().__init__(cfgs, data)
-        self.d_steps = torch.tensor([c.d_steps for c in cfgs])
-        self.g_steps = torch.tensor([c.g_steps for c in cfgs])
-        self.smooth = per_config(cfgs, "label_smoothing", data.device)
-        self.fm_weight = per_config(cfgs, "fm_weight", data.device)
-        self.fm_interval_weight = per_config(cfgs, "fm_interval_weight", data.device)
-        self.loss = cfgs[0].loss
-        self.iterations = 0  # a population starts from scratch; members resume alone (GAN.iteration)
+        self.iterations = 0  # a population starts from scratch; members resume alone (their trial's iteration)
 
-    def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
-        G, D, loss_name = self.stacks["G"], self.stacks["D"], self.loss
-        if self.cfgs[0].d_norm_warmup:  # shared by all members (population_key)
-            set_spectral_scale(D.base, spectral_scale(self.cfgs[0], self.iterations))
+    def run_iteration(self, run: Batched) -> None:
+        gan.iteration(run)
         self.iterations += 1
-        feature_matching = self.cfgs[0].fm_weight > 0
-        losses = {"loss_d": torch.zeros(self.size), "loss_g": torch.zeros(self.size)}
-        for k in range(int(self.d_steps[live].max())):
-            members, subset = _active(live, self.d_steps, k)
-            real, prev, chord = self.examples(self.batch_indices(members))
-            z = self.noise(members, self.cfgs[0].batch_size)
-            with torch.no_grad():
-                fake = per_member([G], self.sample, z, prev, chord, members=subset)
-            mismatch = self.cfgs[0].d_mismatch  # shared by all members (population_key)
-            loss = per_member([D], lambda d, r, f, p, c, s: discriminator_loss(d, r, f, p, c, loss_name, s, mismatch),
-                              real, fake, prev, chord, self.smooth[members], members=subset)
-            self.step("d", loss, subset)
-            losses["loss_d"][members] += loss.detach().cpu()
-        for k in range(int(self.g_steps[live].max())):
-            members, subset = _active(live, self.g_steps, k)
-            real, prev, chord = self.examples(self.batch_indices(members))
-            z = self.noise(members, self.cfgs[0].batch_size)
-            loss = per_member([G, D], lambda g, d, z_, r, p, c, w, wi: generator_loss(
-                                  g, d, z_, r, p, c, loss_name, w, feature_matching, wi),
-                              z, real, prev, chord, self.fm_weight[members], self.fm_interval_weight[members],
-                              members=subset)
-            self.step("g", loss, subset)
-            losses["loss_g"][members] += loss.detach().cpu()
-        return {"loss_d": losses["loss_d"] / self.d_steps, "loss_g": losses["loss_g"] / self.g_steps}
 
 
 class VAEMembers(Members):
     OPTIMISERS = {"vae": ("vae", "lr_g", "beta1_g", "beta2_g")}
     SAMPLER = "vae.decoder"
 
-    def __init__(self, cfgs, data):
-        super().__init__(cfgs, data)
-        self.kl_weight = per_config(cfgs, "kl_weight", data.device)
-
     def sample(self, net, z, prev, chord):
         return net.decoder(z, prev, chord)
 
-    def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
-        members, subset = _active(live, torch.ones(self.size), 0)
-        x, prev, chord = self.examples(self.batch_indices(members))
-        # The reparameterisation's noise, from each member's stand-in for its trial's global generator.
-        eps = self.noise(members, self.cfgs[0].batch_size, self.torch_rng)
-        points = self.data.is_points
-        loss, rec, kl = per_member([self.stacks["vae"]], lambda v, x_, p, c, w, e: vae_loss(v, x_, p, c, points, w, e),
-                                   x, prev, chord, self.kl_weight[members], eps, members=subset)
-        self.step("vae", loss, subset)
-        out = {name: torch.zeros(self.size) for name in ("loss", "loss_recon", "loss_kl")}
-        for name, value in zip(out, (loss, rec, kl)):
-            out[name][members] = value.detach().cpu()
-        return out
+    def run_iteration(self, run: Batched) -> None:
+        vae.iteration(run)
 
 
 class IMLEMembers(Members):
@@ -268,44 +287,12 @@ class IMLEMembers(Members):
         self.pool_z = torch.zeros(self.size, 0, self.z_dim)
         self.inner = 0
 
-    @torch.no_grad()
-    def _new_round(self, members: torch.Tensor, subset) -> None:
-        cfg, data = self.cfgs[0], self.data
-        pool_idx = torch.stack([torch.randint(len(data), (cfg.imle_pool,), generator=self.rng[i])
-                                for i in members.tolist()])  # (M, pool)
-        chosen = []
-        for first in range(0, cfg.imle_pool, pool_chunk(cfg)):
-            part = pool_idx[:, first:first + pool_chunk(cfg)]  # (M, n)
-            n = part.shape[1]
-            real = data.x[part.to(data.device)].flatten(2)  # (M, n, D)
-            prev, chord = data.conditions(part.repeat_interleave(cfg.imle_m, dim=1))
-            z = torch.stack([torch.randn(n * cfg.imle_m, self.z_dim, generator=self.rng[i]) for i in members.tolist()])
-            nearest = per_member([self.stacks["G"]], lambda g, z_, r, p, c: nearest_samples(g, z_, r, p, c, cfg.imle_m),
-                                 z.to(data.device), real, prev, chord, members=subset).cpu()  # (M, n)
-            chosen.append(torch.stack([z[j].view(n, cfg.imle_m, -1)[torch.arange(n), nearest[j]]
-                                       for j in range(len(members))]))
-        if self.pool_idx.shape[1] == 0:
-            self.pool_idx = torch.zeros(self.size, cfg.imle_pool, dtype=torch.long)
-            self.pool_z = torch.zeros(self.size, cfg.imle_pool, self.z_dim)
-        self.pool_idx[members], self.pool_z[members] = pool_idx, torch.cat(chosen, dim=1)
-
-    def iteration(self, live: torch.Tensor) -> dict[str, torch.Tensor]:
-        cfg = self.cfgs[0]
-        members, subset = _active(live, torch.ones(self.size), 0)
-        if self.inner % cfg.imle_inner_steps == 0:
-            self._new_round(members, subset)
+    def run_iteration(self, run: Batched) -> None:
+        who = run.taking()
+        if self.inner % self.cfgs[0].imle_inner_steps == 0:
+            imle.new_round(run, who)
         self.inner += 1
-        batch = min(cfg.batch_size, self.pool_idx.shape[1])
-        pick = torch.stack([torch.randint(self.pool_idx.shape[1], (batch,), generator=self.rng[i])
-                            for i in members.tolist()])  # (M, batch)
-        idx = torch.gather(self.pool_idx[members], 1, pick)
-        x, prev, chord = self.examples(idx)
-        z = torch.stack([self.pool_z[i][pick[j]] for j, i in enumerate(members.tolist())]).to(self.data.device)
-        loss = per_member([self.stacks["G"]], imle_loss, z, x, prev, chord, members=subset)
-        self.step("g", loss, subset)
-        out = torch.zeros(self.size)
-        out[members] = loss.detach().cpu()
-        return {"loss": out}
+        imle.iteration(run, who)
 
     def extra_state(self, i: int) -> dict:
         return {**super().extra_state(i), "pool_idx": self.pool_idx[i].clone(), "pool_z": self.pool_z[i].clone(),

@@ -164,17 +164,26 @@ def params_finite(method) -> bool:
     return all(torch.isfinite(p).all() for m in method.modules().values() for p in m.parameters())
 
 
-def checkpoint_state(cfg: TrialConfig, step: int, method, g: torch.Generator, metrics: dict | None = None) -> dict:
+def checkpoint_dict(cfg: TrialConfig, step: int, metrics: dict | None, models: dict, optimizers: dict, extra: dict,
+                    rng: torch.Tensor, torch_rng: torch.Tensor) -> dict:
+    """The one checkpoint format, a trial's and a population member's (mgen/train/members.py): everything
+    `train(cfg, ds, resume=...)` needs to go on exactly, and what `mgen generate` reads."""
     return {
         "config": cfg.to_dict(),
         "step": step,
         "metrics": {k: float(v) for k, v in (metrics or {}).items()},  # this step's, for `mgen generate`'s warnings
-        "models": {k: m.state_dict() for k, m in method.modules().items()},
-        "optimizers": {k: o.state_dict() for k, o in method.optimizers().items()},
-        "extra": method.extra_state(),
-        "rng": g.get_state(),
-        "torch_rng": torch.get_rng_state(),
+        "models": models,  # network name -> state_dict
+        "optimizers": optimizers,  # optimiser name -> torch.optim.Adam state_dict
+        "extra": extra,  # the method's counters and own state (IMLE's matched pool)
+        "rng": rng,  # the trial's generator: batches and noise
+        "torch_rng": torch_rng,  # torch's global generator (the VAE's reparameterisation noise)
     }
+
+
+def checkpoint_state(cfg: TrialConfig, step: int, method, g: torch.Generator, metrics: dict | None = None) -> dict:
+    return checkpoint_dict(cfg, step, metrics, {k: m.state_dict() for k, m in method.modules().items()},
+                           {k: o.state_dict() for k, o in method.optimizers().items()}, method.extra_state(),
+                           g.get_state(), torch.get_rng_state())
 
 
 def check_checkpoint_matches(state: dict, cfg: TrialConfig) -> None:

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from mgen.train.method import Method
+from mgen.train.runner import Solo
 
 POINT_SD = 0.05  # 2D mixtures: the decoder is Gaussian with this fixed sd (bars: Bernoulli)
 
@@ -20,6 +21,18 @@ def vae_loss(vae, x, prev, chord, points: bool, kl_weight, eps=None):
     return rec + kl_weight * kl, rec, kl
 
 
+def iteration(run) -> None:
+    """One VAE update on a fresh batch (a trial and a population member alike: mgen.train.runner)."""
+    who = run.taking()
+    x, prev, chord = run.batch(who)
+    points = run.data.is_points
+    loss, rec, kl = run.call(["vae"], lambda v, x_, p, c, w, e: vae_loss(v, x_, p, c, points, w, e),
+                             x, prev, chord, run.value("kl_weight", who), run.global_noise(who), who=who)
+    run.update("vae", loss, who, "loss")
+    run.record("loss_recon", rec, who)
+    run.record("loss_kl", kl, who)
+
+
 class VAETrainer(Method):
     def __init__(self, cfg, data):
         super().__init__(cfg, data)
@@ -30,6 +43,6 @@ class VAETrainer(Method):
         return self.vae.decoder(z, prev, chord)
 
     def iteration(self, g: torch.Generator) -> dict[str, float]:
-        x, prev, chord = self.data.batch(self.cfg.batch_size, g)
-        loss, rec, kl = vae_loss(self.vae, x, prev, chord, self.data.is_points, self.cfg.kl_weight)
-        return {"loss": self.update("vae", loss), "loss_recon": rec.item(), "loss_kl": kl.item()}
+        run = Solo(self, g)
+        iteration(run)
+        return run.losses()
