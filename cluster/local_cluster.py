@@ -136,6 +136,20 @@ def ours(root: Path) -> list[int]:
     return pids
 
 
+def terminate(find, timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL, to the processes `find()` lists (ours, by their ids: never `ray stop`, `pkill`
+    or `killall`), each time waiting up to timeout / 2 for them to go."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in find():
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + timeout / 2
+        while find() and time.time() < deadline:
+            time.sleep(0.2)
+
+
 def stop(root: Path, timeout: float = 30.0) -> int:
     """The supervisor shuts its nodes down; then SIGTERM and SIGKILL to whatever of this cluster is left
     (`ours`, and no other process). Returns how many processes there were."""
@@ -149,15 +163,7 @@ def stop(root: Path, timeout: float = 30.0) -> int:
         deadline = time.time() + timeout
         while pid in ours(root) and time.time() < deadline:
             time.sleep(0.2)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in ours(root):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.time() + timeout / 2
-        while ours(root) and time.time() < deadline:
-            time.sleep(0.2)
+    terminate(lambda: ours(root), timeout)
     (root / "cluster.json").unlink(missing_ok=True)
     return len(found)
 

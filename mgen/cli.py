@@ -1,4 +1,4 @@
-"""The `mgen` command: `mgen data build|info`, `mgen metrics check`, `mgen train`, `mgen generate`."""
+"""The `mgen` command: `mgen data build|info`, `mgen metrics check|table`, `mgen train`, `mgen generate`."""
 from __future__ import annotations
 
 import argparse
@@ -54,6 +54,12 @@ def cmd_data(args) -> None:
         midi = write_midi(examples, out / f"{stem}_examples.mid")
         png = save_piano_roll(examples, out / f"{stem}_examples.png", title=f"{args.name}: first bars")
         print(f"wrote {midi} and {png}")
+
+
+def cmd_metrics_table(args) -> None:
+    from mgen.metrics.registry import markdown_table
+
+    print(markdown_table(), end="")
 
 
 def cmd_metrics_check(args) -> None:
@@ -115,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--n", type=int, nargs="+", default=[256, 1000], help="generated bars per generator")
     check.add_argument("--out", help="folder for the tables as CSV")
     check.set_defaults(func=cmd_metrics_check)
+    table = metrics_sub.add_parser("table", help="every metric's range, direction, W&B name and meaning, as Markdown "
+                                                 "(docs/metrics.md's reference table)")
+    table.set_defaults(func=cmd_metrics_table)
 
     from mgen.train.cli import add_train_commands
 

@@ -44,6 +44,16 @@ def map_table(study: StudyResults, metric: str) -> pd.DataFrame:
     return cells.rename(columns={"mean": metric, "count": "trials"})
 
 
+def cell_table(study: StudyResults, metric: str) -> pd.DataFrame:
+    """The map's cells for the study metric beside the shares of trials collapsed and failed in each: the
+    numbers the collapse-map figures show, as one table (the study's W&B run logs it)."""
+    cells = map_table(study, metric)
+    for share in ("collapsed", "failed"):
+        if share != metric and share in study.trials:
+            cells = cells.merge(map_table(study, share).drop(columns="trials"), on=["panel", "dg_ratio", "log_dg", "lr_ratio"])
+    return cells.drop(columns="log_dg")
+
+
 def collapse_map(study: StudyResults, metric: str, out: Path) -> list[Path]:
     cells = map_table(study, metric)
     conditionings = sorted(cells["panel"].unique())

@@ -8,29 +8,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgen.analysis.maps import collapse_map, trajectory
-from mgen.analysis.results import PARAM_PREFIX, load_study
+from mgen.analysis.maps import cell_table, collapse_map, trajectory
+from mgen.analysis.results import PARAM_PREFIX, StudyResults, load_study
 from mgen.analysis.sensitivity import importances
 from mgen.errors import UserError
 from mgen.metrics.registry import WANDB_QUIET
 
 log = logging.getLogger(__name__)
 
-def study_tables(summary: dict) -> dict:
-    """The study run's tables: trials; the collapse map (per searched-param cell: n, healthy, collapsed and
-    failed shares, mean and sd of the best metric); fANOVA importances of the searched params."""
+def study_tables(summary: dict, study: StudyResults | None = None) -> dict:
+    """The study run's tables: trials; the collapse map's cells (mgen.analysis.maps.cell_table: what the map
+    figures show) where the study's results could be read; the baselines beside the best trial; fANOVA
+    importances of the searched params (mgen.analysis.sensitivity: the report's)."""
     rows = [{"trial_id": x["trial_id"], "status": x["status"], "best": x["best"], "control": x["control"],
              **{k: (v if isinstance(v, (int, float)) else str(v)) for k, v in x["params"].items()}}
             for x in summary["ranked"]]
     out = {"trials": pd.DataFrame(rows)}
     keys = [k for k in (rows[0] if rows else {}) if k not in ("trial_id", "status", "best", "control", "seed")]
-    if rows and keys:
-        frame = out["trials"]
-        cells = frame.groupby(keys, dropna=False).agg(
-            n=("best", "size"), healthy=("status", lambda s: (s == "healthy").mean()),
-            collapsed=("status", lambda s: (s == "collapsed").mean()), failed=("status", lambda s: (s == "failed").mean()),
-            best_mean=("best", "mean"), best_sd=("best", "std"))
-        out["collapse_map"] = cells.reset_index()
+    if study is not None:
+        try:
+            out["collapse_map"] = cell_table(study, summary["metric"])
+        except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
+            log.warning("W&B: no collapse-map table for the study run (%s)", exc)
     if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
         refs = pd.DataFrame([{k: x[k] for k in ("trial_id", "method", "seed", "status", "best")}
                              for x in summary["references"]])
@@ -52,15 +51,9 @@ def study_tables(summary: dict) -> dict:
     return out
 
 
-def map_images(summary: dict, folder: Path) -> dict[str, Path]:
+def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Path]:
     """The study's collapse maps and trajectories (mgen/analysis/maps.py) for its metric, `collapsed` and `failed`,
-    as PNGs in `folder`; none where the study has no GAN trial to map or its results cannot be read."""
-
-    try:
-        study = load_study(summary["path"])
-    except (UserError, OSError) as exc:
-        log.warning("W&B: no collapse maps for the study run (%s)", exc)
-        return {}
+    as PNGs in `folder`; none where the study has no GAN trial to map."""
     images = {}
     for metric in dict.fromkeys([summary["metric"], "collapsed", "failed"]):
         try:
@@ -78,7 +71,12 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
 
     import wandb
 
-    tables = study_tables(summary)
+    try:  # read once, for the map's table and its figures
+        study = load_study(summary["path"])
+    except (UserError, OSError) as exc:
+        log.warning("W&B: no collapse maps for the study run (%s)", exc)
+        study = None
+    tables = study_tables(summary, study)
     run = wandb.init(project=project, group=group, name=f"{group} (study)", job_type="study", mode=mode,
                      dir=directory, settings=WANDB_QUIET, config={"metric": summary["metric"], "mode": summary["mode"],
                                                             "versions": summary.get("versions", {})})
@@ -88,7 +86,8 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
             logged["importance_chart"] = wandb.plot.bar(logged["importance"], "param", "importance",
                                                         title=f"fANOVA importance for {summary['metric']}")
         with tempfile.TemporaryDirectory() as folder:
-            logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, Path(folder)).items()})
+            if study is not None:
+                logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, study, Path(folder)).items()})
             if logged:
                 run.log(logged)
         run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",

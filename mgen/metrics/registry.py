@@ -159,3 +159,22 @@ def wandb_name(key: str) -> str | None:
     if metric.space == "per-bar music features" or key.startswith(("oa_", "kl_")) or key == "pc_histogram_entropy":
         return f"music/{key}"
     return f"collapse/{key}"
+
+
+BETTER = {"max": "higher", "min": "lower", "target": "closer to `_real`", "info": "(describes)"}
+
+
+def _bound(x: float) -> str:
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.3g}".replace("-", "−")
+
+
+def markdown_table() -> str:
+    """Every metric of the registry as a Markdown table: the reference table of docs/metrics.md, which a test
+    keeps equal to this (regenerate it with `mgen metrics table`)."""
+    lines = ["| name | range | better | W&B name | computed on | what |", "| --- | --- | --- | --- | --- | --- |"]
+    for m in _M:
+        lines.append(f"| `{m.name}` | {_bound(m.low)} to {_bound(m.high)} | {BETTER[m.direction]} | "
+                     f"`{wandb_name(m.name)}` | {m.space} | {m.what.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

@@ -10,12 +10,14 @@ Injection (`inject`):
   and broadcast as constant channels into every conv layer.
 - "2d": the conditioner CNN's feature maps of the previous bar are concatenated at matching time
   resolutions (MidiNet's 2D conditioning); the chord is embedded as a learned (channels x time) map
-  per resolution. The previous bar's whole-bar vector (the same as in "1d") goes beside its maps: into
+  per resolution. Each condition's whole-bar vector (the same as in "1d") goes beside its maps: into
   G's first layer and D's head, and broadcast as constant channels into every conv layer. Time-aligned
   maps alone cannot carry what crosses the bar line: G's step t sees the previous bar only within t's
   block at each resolution, so G's first step had a gradient of exactly 0 from the previous bar's steps
   8-15 (its last note among them), and the previous bar in 2D gained 0.35 of Bach's bar-line continuity
-  against 0.59 in 1D (docs/findings/2026-12-03-conditioning.md).
+  against 0.59 in 1D. Beside the previous bar's maps and vector, a chord carried by its 4-channel maps
+  alone was drowned out (0.23 of Bach's chord-tone gain with both conditions; 0.82 and 1.11 on seeds 0
+  and 1 with its vector too). Measurements: docs/findings/2026-12-03-conditioning.md.
 
 Generator output (`output`):
 - "sigmoid": every cell independently in [0, 1] (any number of notes a step).
@@ -121,9 +123,9 @@ class PrevBarCNN(nn.Module):
 
 
 class ConditionEncoder(nn.Module):
-    """Turns (prev, chord) into a vector (every condition in "1d", the previous bar's alone in "2d") and feature
-    maps per time resolution (the vector broadcast in "1d"; in "2d", time-aligned maps beside the broadcast
-    previous-bar vector)."""
+    """Turns (prev, chord) into a vector (every condition's, in both injections) and feature maps per time
+    resolution (the vector broadcast in "1d"; in "2d", each condition's time-aligned maps beside its
+    broadcast vector)."""
 
     def __init__(self, cond: str, inject: str, width: int):
         super().__init__()
@@ -139,12 +141,12 @@ class ConditionEncoder(nn.Module):
 
     @property
     def vec_dim(self) -> int:
-        return PREV_VEC_DIM * self.use_prev + CHORD_DIM * self.use_chord * (self.inject == "1d")
+        return PREV_VEC_DIM * self.use_prev + CHORD_DIM * self.use_chord
 
     def channels(self, res: int) -> int:
         if self.inject == "1d":
             return self.vec_dim
-        return (self.width + PREV_VEC_DIM) * self.use_prev + CHORD_MAP_CHANNELS * self.use_chord
+        return self.width * self.use_prev + CHORD_MAP_CHANNELS * self.use_chord + self.vec_dim
 
     def forward(self, prev: torch.Tensor | None, chord: torch.Tensor | None):
         """Returns (vector (B, vec_dim) or None, {res: maps (B, channels(res), res, 1)})."""
@@ -156,11 +158,10 @@ class ConditionEncoder(nn.Module):
                 for r in RESOLUTIONS:
                     maps[r] += [prev_maps[r], _over_time(parts[-1], r)]
         if self.use_chord:
-            if self.inject == "1d":
-                parts.append(chord)
-            else:
+            parts.append(chord)
+            if self.inject == "2d":
                 for r in RESOLUTIONS:
-                    maps[r].append(self.chord_maps[str(r)](chord).view(-1, CHORD_MAP_CHANNELS, r, 1))
+                    maps[r] += [self.chord_maps[str(r)](chord).view(-1, CHORD_MAP_CHANNELS, r, 1), _over_time(chord, r)]
         vec = torch.cat(parts, dim=1) if parts else None
         if vec is not None and self.inject == "1d":
             maps = {r: [_over_time(vec, r)] for r in RESOLUTIONS}

@@ -56,23 +56,10 @@ def processes_naming(path: str) -> list[int]:
 def stop_ray_under(temp_dir: str, timeout: float = 30.0) -> int:
     """Stop the Ray processes whose command line names `temp_dir` (their RAY_TMPDIR): the ones this test
     started, and no other Ray on the machine (`ray stop` would kill a user's own cluster). Returns how many."""
-    import os
-    import signal
-    import time
+    from cluster.local_cluster import terminate
 
-    def ours() -> list[int]:
-        return processes_naming(temp_dir)
-
-    found = ours()
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in ours():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.time() + timeout / 2
-        while ours() and time.time() < deadline:
-            time.sleep(0.2)
+    found = processes_naming(temp_dir)
+    terminate(lambda: processes_naming(temp_dir), timeout)
     return len(found)
 
 

@@ -97,7 +97,7 @@ def test_one_study_level_run_holds_the_trials_table(study):
     assert run.display_name == "w (study)" and run.run_group == "w"
     table = [items(h.item) for h in of(records, "history")]
     assert table and table[0]["trials/_type"] == "table-file" and table[0]["trials/nrows"] == 2
-    assert table[0]["collapse_map/nrows"] == 2  # one cell per D/G ratio, with n and health shares
+    assert table[0]["collapse_map/nrows"] == 2  # the map's cells: one per D/G ratio, with trials and collapsed/failed shares
     metric = json.loads((study / "study.json").read_text())["metric"]
     for name in (f"collapse_map_{metric}", "collapse_map_collapsed", "trajectory_failed"):  # the pictures too
         assert table[0][f"maps/{name}/_type"] == "image-file", sorted(table[0])
@@ -151,7 +151,21 @@ def test_a_grid_study_is_stored_in_optuna_storage_for_optuna_dashboard(study):
         assert t.value == max(t.intermediate_values.values())
 
 
-def test_the_study_run_tables_map_cells_and_importances():
+def test_the_study_runs_map_table_is_the_maps_own(study):
+    """The W&B study run's collapse-map table is the map's cells (what the figures show), computed once."""
+    from mgen.analysis.maps import map_table
+    from mgen.analysis.results import load_study
+    from mgen.analysis.wandb_study import study_tables
+
+    summary, loaded = json.loads((study / "study.json").read_text()), load_study(str(study))
+    cells, metric = study_tables(summary, loaded)["collapse_map"], summary["metric"]
+    mine = map_table(loaded, metric)
+    assert len(cells) == 2 and {"collapsed", "failed"} <= set(cells)
+    assert cells[metric].tolist() == mine[metric].tolist() and cells["trials"].tolist() == mine["trials"].tolist()
+    assert cells["collapsed"].tolist() == map_table(loaded, "collapsed")["collapsed"].tolist()
+
+
+def test_the_study_run_importances_are_the_reports():
     from mgen.analysis.sensitivity import importances
     from mgen.analysis.wandb_study import study_tables
 
@@ -162,8 +176,6 @@ def test_the_study_run_tables_map_cells_and_importances():
         ranked.append({"trial_id": str(i), "status": "healthy" if value > 0 else "failed", "best": value,
                        "control": False, "params": {"dg_ratio": ratio, "lr_d": lr}})
     tables = study_tables({"name": "s", "mode": "max", "ranked": ranked})
-    cells = tables["collapse_map"]
-    assert len(cells) == 6 and set(cells["n"]) == {1}
     importance = tables["importance"].set_index("param")["importance"]
     assert importance["dg_ratio"] > 0.9 > importance["lr_d"] and set(tables["importance"]["trials"]) == {6}
     # The report's computation, the same numbers: one fANOVA for both.
