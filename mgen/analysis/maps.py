@@ -123,3 +123,68 @@ def trajectory(study: StudyResults, metric: str, out: Path) -> Path:
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+FLAGS = ("collapsed", "failed")  # 0/1 at a report: their boundary is a probability
+
+
+def boundary_table(study: StudyResults, target: str = "collapsed", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """The boundary of `target` over log2(D/G) x log10(lr_d / lr_g) (binned as the map), per panel, with its
+    uncertainty: for a flag (collapsed, failed) P(target) at the last report with a Jeffreys 95% interval
+    (Beta(k + 1/2, n - k + 1/2) quantiles, 0 or 1 at the ends; Brown, Cai & DasGupta 2001); for another metric (an adherence) its
+    mean with a bootstrap 95% interval. Trials whose value is missing (an adherence of an unconditioned
+    trial, NaN) are left out of their cell."""
+    from scipy.stats import beta
+
+    gan = study.trials[study.trials["method"] == "gan"].copy()
+    if gan.empty or target not in gan:
+        raise UserError(f"no GAN trial in {study.uri} reported {target!r}")
+    gan = gan.dropna(subset=[target])
+    gan["lr_ratio"] = lr_bin(gan["log10_lr_ratio"])
+    gan["panel"] = "cond: " + gan["conditioning"]
+    if gan["d_norm"].nunique() > 1:
+        gan["panel"] += ", D norm: " + gan["d_norm"]
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (panel, ratio, log_dg, lr), cell in gan.groupby(["panel", "dg_ratio", "log_dg", "lr_ratio"]):
+        v = cell[target].to_numpy(dtype=float)
+        if target in FLAGS:
+            k, n = float((v >= 1).sum()), len(v)
+            # Jeffreys, with Brown et al.'s ends: 0 below when no trial has the flag, 1 above when all do.
+            low = 0.0 if k == 0 else beta.ppf(0.025, k + 0.5, n - k + 0.5)
+            high = 1.0 if k == n else beta.ppf(0.975, k + 0.5, n - k + 0.5)
+            value = k / n
+        else:
+            means = rng.choice(v, (n_boot, len(v)), replace=True).mean(axis=1)
+            value, low, high = float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+        rows.append({"panel": panel, "dg_ratio": ratio, "log2_dg": log_dg, "lr_ratio": lr, "trials": len(v),
+                     target: value, "low": float(low), "high": float(high)})
+    return pd.DataFrame(rows).sort_values(["panel", "log2_dg", "lr_ratio"], ignore_index=True)
+
+
+def boundary(study: StudyResults, target: str, out: Path) -> list[Path]:
+    """boundary_table drawn: per panel, P(target) (or its mean) by log2(D/G) across, one line per lr-ratio bin,
+    with the 95% interval as a band; and the table as CSV."""
+    cells = boundary_table(study, target)
+    panels = sorted(cells["panel"].unique())
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels) + 1, 3.4), squeeze=False, sharey=True)
+    for ax, panel in zip(axes[0], panels):
+        sub = cells[cells["panel"] == panel]
+        for lr in [b for b in LR_LABELS if b in set(sub["lr_ratio"])]:
+            line = sub[sub["lr_ratio"] == lr]
+            drawn, = ax.plot(line["log2_dg"], line[target], marker="o", ms=3, label=f"lr_d/lr_g {lr}")
+            ax.fill_between(line["log2_dg"], line["low"], line["high"], color=drawn.get_color(), alpha=0.15)
+            for x, y, n in zip(line["log2_dg"], line[target], line["trials"]):
+                ax.annotate(f"n={n}", (x, y), textcoords="offset points", xytext=(0, 4), fontsize=6, ha="center")
+        ax.set_xlabel("log2(D steps / G steps)")
+        ax.set_title(panel, fontsize=9)
+    axes[0, 0].set_ylabel(f"P({target})" if target in FLAGS else f"mean {target}")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"{target} by D/G ratio and learning-rate ratio, with 95% intervals "
+                 + ("(Jeffreys)" if target in FLAGS else "(bootstrap)"), fontsize=10)
+    out.mkdir(parents=True, exist_ok=True)
+    png, csv = out / f"boundary_{target}.png", out / f"boundary_{target}.csv"
+    fig.savefig(png, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    cells.to_csv(csv, index=False)
+    return [png, csv]

@@ -150,7 +150,11 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
     parts.append(section("Trials", table_html(rows)))
     try:
         files = collapse_map.run(study, work, list(dict.fromkeys([metric, "diversity", "collapsed", "failed"])))
-        parts.append(section("Collapse maps", "".join(image(f) for f in files if f.suffix == ".png")))
+        parts.append(section("Collapse maps", (
+            "<p class='note'>Maps: each cell's mean at the last report, with its trial count. Trajectories: the "
+            "mean during training per D/G ratio. Boundaries: P(collapsed) (and each adherence's mean, in a "
+            "conditioned study) by log2(D/G) and learning-rate ratio, with 95% intervals (Jeffreys for a share, "
+            "bootstrap for a mean).</p>") + "".join(image(f) for f in files if f.suffix == ".png")))
     except UserError as exc:
         parts.append(section("Collapse maps", f"<p>{html.escape(str(exc))}</p>"))
     cond_rows = conditioning_rows(study)
@@ -165,11 +169,16 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
         files = sensitivity.run(study, work, metric, baselines)
         import pandas as pd
 
-        imp = pd.read_csv(work / f"importance_{metric}.csv", index_col=0).iloc[:, 0]
-        rows = [{"hyperparameter": k, "fANOVA importance": round(float(v), 3)} for k, v in imp.items()]
-        parts.append(section("Hyperparameter sensitivity",
-                             f"<p class='note'>fANOVA (Optuna) over {len(study.trials)} trials.</p>" + table_html(rows)
-                             + "".join(image(f) for f in files if f.suffix == ".png")))
+        imp = pd.read_csv(work / f"importance_{metric}.csv", index_col=0)
+        rows = [{"hyperparameter": k, "fANOVA importance": round(float(r["importance"]), 3),
+                 "95% interval": f"{r['low']:.3f} to {r['high']:.3f}"} for k, r in imp.iterrows()]
+        parts.append(section("Hyperparameter sensitivity", (
+            f"<p class='note'>fANOVA (Optuna) over {len(study.trials)} trials; the interval is the 2.5th to 97.5th "
+            f"percentile of the importances refitted on {int(imp['resamples'].iloc[0])} bootstrap resamples of the "
+            "trials. Then: Optuna's importance and slice plots, each hyperparameter's marginal effect (mean and "
+            "bootstrap 95% interval per value or quantile bin) and the expected best metric against trials run "
+            "(per method and per D/G ratio).</p>") + table_html(rows)
+            + "".join(image(f) for f in files if f.suffix == ".png")))
     except UserError as exc:
         parts.append(section("Hyperparameter sensitivity", f"<p>{html.escape(str(exc))}</p>"))
     try:

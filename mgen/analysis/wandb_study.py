@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mgen.analysis.maps import cell_table, collapse_map, trajectory
+from mgen.analysis.maps import boundary, boundary_table, cell_table, collapse_map, trajectory
 from mgen.analysis.results import PARAM_PREFIX, StudyResults, load_study
-from mgen.analysis.sensitivity import importances
+from mgen.analysis.sensitivity import importance_intervals
 from mgen.errors import UserError
 from mgen.metrics.registry import WANDB_QUIET
 
@@ -28,6 +28,10 @@ def study_tables(summary: dict, study: StudyResults | None = None) -> dict:
     if study is not None:
         try:
             out["collapse_map"] = cell_table(study, summary["metric"])
+            out["collapse_boundary"] = boundary_table(study, "collapsed")
+            for target in ("chord_adherence", "prev_adherence"):
+                if target in study.trials and study.trials[target].notna().any():
+                    out[f"{target}_boundary"] = boundary_table(study, target)
         except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
             log.warning("W&B: no collapse-map table for the study run (%s)", exc)
     if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
@@ -42,10 +46,9 @@ def study_tables(summary: dict, study: StudyResults | None = None) -> dict:
     if not rows:
         return out
     searched = out["trials"][["best", *keys]].rename(columns={k: PARAM_PREFIX + k for k in keys})
-    try:  # the same fANOVA as the report's (mgen/analysis/sensitivity.py), on each trial's best value
-        imp = importances(searched, "best", mode=summary.get("mode", "max"))
-        out["importance"] = pd.DataFrame({"param": list(imp.index), "importance": [round(float(v), 3) for v in imp.values],
-                                          "trials": len(searched)})
+    try:  # the same fANOVA and bootstrap as the report's (mgen/analysis/sensitivity.py), on each trial's best value
+        imp = importance_intervals(searched, "best", mode=summary.get("mode", "max"))
+        out["importance"] = imp.round(3).reset_index().assign(trials=len(searched))
     except (UserError, ValueError, RuntimeError) as exc:  # too few trials, or nothing varied
         log.warning("W&B: no importances for the study run (%s)", exc)
     return out
@@ -61,6 +64,12 @@ def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Pa
             images[f"maps/trajectory_{metric}"] = trajectory(study, metric, folder)
         except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
             log.warning("W&B: no %s map for the study run (%s)", metric, exc)
+    for target in ("collapsed", "chord_adherence", "prev_adherence"):
+        if target in study.trials and study.trials[target].notna().any():
+            try:
+                images[f"maps/boundary_{target}"] = boundary(study, target, folder)[0]
+            except (UserError, KeyError) as exc:
+                log.warning("W&B: no %s boundary for the study run (%s)", target, exc)
     return images
 
 
