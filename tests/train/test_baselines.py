@@ -6,7 +6,9 @@ from mgen.data import load_dataset
 from mgen.train import TrialConfig, train
 from mgen.train.config import CALIBRATION_PROTOCOL
 
-PROTOCOL = {**CALIBRATION_PROTOCOL, "steps": 2000, "eval_every": 2000}  # studies/calibration.py's, shorter
+# studies/calibration.py's, shorter. Measured (reports every 500): at 1,000 iterations IMLE had 8 of 8 ring modes
+# (high-quality share 0.38) and 22 of 25 grid modes (0.14), the VAE 8 (0.17) and 23 (0.24).
+PROTOCOL = {**CALIBRATION_PROTOCOL, "steps": 1000, "eval_every": 1000}
 
 
 def last_metrics(values: dict) -> dict:
