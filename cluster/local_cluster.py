@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from mgen.study.processes import terminate  # noqa: F401 (also the tests' SIGTERM-then-SIGKILL loop)
+
 DEFAULT_ROOT = f"/tmp/mgen-cluster-{getpass.getuser()}"
 
 
@@ -134,20 +136,6 @@ def ours(root: Path) -> list[int]:
         if marker in env + b"\0" and int(pid) not in skip:
             pids.append(int(pid))
     return pids
-
-
-def terminate(find, timeout: float = 30.0) -> None:
-    """SIGTERM, then SIGKILL, to the processes `find()` lists (ours, by their ids: never `ray stop`, `pkill`
-    or `killall`), each time waiting up to timeout / 2 for them to go."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in find():
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.time() + timeout / 2
-        while find() and time.time() < deadline:
-            time.sleep(0.2)
 
 
 def stop(root: Path, timeout: float = 30.0) -> int:

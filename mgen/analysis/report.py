@@ -124,6 +124,18 @@ def settings_html(results: str, study) -> str:
             + "</p>")
 
 
+def partial_note(results: Path, study) -> str | None:
+    """Why this report is of a partial study (still running, or interrupted and not resumed), or None: a
+    finished study's study.json is written after every trial's last report."""
+    summary_file = results / "study.json"
+    reports = [p.stat().st_mtime for p in results.glob("*/progress.csv")]
+    if summary_file.exists() and (not reports or summary_file.stat().st_mtime >= max(reports)):
+        return None
+    return (f"Partial: {len(study.trials)} trials have reported so far, and the study has not ended (no study.json "
+            "written after their last reports): it is still running, or was interrupted (--resume continues it). "
+            "Every figure below is of the trials so far.")
+
+
 def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: str | None = None) -> Path:
     # Each study is read once, here; every section below takes the loaded results.
     study = load_study(results, metrics_for_best=(metric,))
@@ -140,6 +152,9 @@ def build(results: str, out: Path, metric: str = "healthy_coverage", baselines: 
              f"{status.count('failed')} failed to train "
              f"({int(study.trials['diverged'].sum())} diverged). Study metric: {html.escape(metric)} "
              f"({'higher' if direction(metric) == 'max' else 'lower'} is better).</p>"]
+    partial = partial_note(Path(results), study)
+    if partial:
+        parts.append(f'<p class="warning">{html.escape(partial)}</p>')
     if study.unread:
         parts.append(f'<p class="warning">{len(study.unread)} trial folder(s) had no readable reports and are left '
                      f"out: {html.escape(', '.join(study.unread))}</p>")

@@ -47,10 +47,10 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractions share a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials running at once (default: as resources allow)")
-    p.add_argument("--population", type=int, default=1, metavar="P",
+    p.add_argument("--population", type=int, metavar="P",
                    help="train up to P compatible trials with one D/G schedule at once as one batched model, each "
                         "still its own trial (on a GPU its group holds P trials' shares, at most one GPU; on CPUs "
-                        "one trial's CPUs)")
+                        "one trial's CPUs); default: the budget's (1, each trial alone, unless it says)")
     p.add_argument("--population-wait", type=float, default=10.0, metavar="SECONDS",
                    help="start a population with fewer than P trials when no other joined for this long")
     p.add_argument("--storage", help="results folder or URI (s3://...); default: $MGEN_RESULTS or ./results")
@@ -61,6 +61,9 @@ def build_parser(spec: StudySpec) -> argparse.ArgumentParser:
     p.add_argument("--no-reuse-actors", action="store_true",
                    help="a fresh worker process per trial (default: workers are reused; metrics are the same)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a failed trial, from its last checkpoint")
+    p.add_argument("--keep-checkpoints", type=int, default=1, metavar="N",
+                   help="checkpoints kept a trial: its last N, its best by the study metric and those Tune's latest "
+                        "experiment snapshots name (resume stays exact); 0 keeps every one")
     p.add_argument("--no-wandb", action="store_true", help="no W&B logging (else offline unless WANDB_API_KEY is set)")
     p.add_argument("--verbose", action="store_true",
                    help="Ray Tune's own status and result tables and the trial workers' log lines (default: a line per trial)")

@@ -35,7 +35,7 @@ class StudyOptions:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
-    population: int = 1
+    population: int | None = None  # None: the budget's (resolve; 1, every trial alone, unless it says)
     population_wait: float = 10.0
     storage: str | None = None  # None: $MGEN_RESULTS or ./results (resolve)
     min_free_mb: float = MIN_FREE_MB_DEFAULT
@@ -43,6 +43,7 @@ class StudyOptions:
     resume: bool = False
     no_reuse_actors: bool = False
     max_failures: int = 2
+    keep_checkpoints: int = 1  # 0: every checkpoint
     no_wandb: bool = False
     verbose: bool = False
     wandb_project: str = "mgen"
@@ -87,8 +88,10 @@ def resolve(spec: StudySpec, opts: StudyOptions) -> StudyOptions:
         storage = str(Path(storage).expanduser().resolve())
     name = opts.name or (latest_study(storage, spec.name) if opts.resume else
                          f"{spec.name}-{opts.data.split(':')[0]}-{opts.budget}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return opts.replace(search=opts.search or spec.budgets[opts.budget].search, mode=mode, storage=storage,
-                        name=name, resolved=True)
+    budget = spec.budgets[opts.budget]
+    population = opts.population if opts.population is not None else budget.population
+    return opts.replace(search=opts.search or budget.search, mode=mode, storage=storage, name=name,
+                        population=population, resolved=True)
 
 
 def latest_study(storage: str, prefix: str) -> str:

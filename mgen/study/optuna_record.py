@@ -20,6 +20,37 @@ from mgen.study.plan import reference_method
 from mgen.study.space import Choice, LogUniform
 
 
+SQLITE_TIMEOUT_S = 60.0  # how long a write waits for a reader's lock (optuna-dashboard, a report) before it fails
+
+
+def sqlite_storage(db: Path):
+    """The study's Optuna storage: SQLite whose writes wait up to SQLITE_TIMEOUT_S for a reader's lock
+    (SQLite's default is 5 s, and a busy optuna-dashboard beside a study then meets "database is locked")."""
+    import optuna
+
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.RDBStorage(f"sqlite:///{db}",
+                                      engine_kwargs={"connect_args": {"timeout": SQLITE_TIMEOUT_S}})
+
+
+def close_running(db: Path, name: str) -> int:
+    """After a study's Tune run: trials its Optuna study still holds RUNNING (suggested for a trial that a
+    killed driver's snapshot never knew, so no resume finishes them) are marked FAIL. Returns how many."""
+    import optuna
+
+    if not Path(db).exists():
+        return 0
+    storage = sqlite_storage(db)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:  # no study of that name in this file
+        return 0
+    running = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))]
+    for t in running:
+        study.tell(t.number, state=optuna.trial.TrialState.FAIL)
+    return len(running)
+
+
 def contains(dim, value) -> bool:
     if isinstance(dim, LogUniform):
         return isinstance(value, (int, float)) and dim.low <= value <= dim.high
@@ -38,7 +69,7 @@ def distribution(dim):
 
 class OptunaRecord(tune.Callback):
     def __init__(self, db: Path, name: str, space: dict[str, Any], metric: str, mode: str, skip_references: bool = False):
-        self.url, self.name, self.metric, self.mode = f"sqlite:///{db}", name, metric, mode
+        self.db, self.name, self.metric, self.mode = db, name, metric, mode
         self.skip_references = skip_references
         self.space = {k: d for k, d in space.items() if distribution(d) is not None}
         self._reports: dict[str, dict[int, float]] = {}
@@ -47,7 +78,7 @@ class OptunaRecord(tune.Callback):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in the study's output
-        return optuna.create_study(storage=self.url, study_name=self.name, load_if_exists=True,
+        return optuna.create_study(storage=sqlite_storage(self.db), study_name=self.name, load_if_exists=True,
                                    direction="maximize" if self.mode == "max" else "minimize")
 
     def setup(self, **info):
@@ -71,10 +102,13 @@ class OptunaRecord(tune.Callback):
         best = (max if self.mode == "max" else min)(reports.values()) if reports else None
         state = (optuna.trial.TrialState.FAIL if errored else
                  optuna.trial.TrialState.COMPLETE if best is not None else optuna.trial.TrialState.PRUNED)
+        study = self._study()
+        if any(t.user_attrs.get("tune_trial_id") == trial.trial_id for t in study.get_trials(deepcopy=False)):
+            return  # recorded before a driver kill that its snapshot did not see: once is enough
         frozen = optuna.trial.create_trial(
             params=params, distributions=dists, value=best if state == optuna.trial.TrialState.COMPLETE else None,
             intermediate_values=reports, state=state, user_attrs={"tune_trial_id": trial.trial_id})
-        self._study().add_trial(frozen)
+        study.add_trial(frozen)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._record(trial, errored=False)

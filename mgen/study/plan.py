@@ -82,6 +82,9 @@ def plan_study(spec: StudySpec, options: StudyOptions) -> Plan:
         raise UserError("--objectives needs --search optuna (grid and random search have no objective)")
     if opts.cpus_per_trial <= 0 or opts.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    if opts.keep_checkpoints < 0:
+        raise UserError(f"--keep-checkpoints {opts.keep_checkpoints} is invalid; give 1 or more (the last N a trial), "
+                        "or 0 to keep every checkpoint")
     if opts.population < 1 or opts.population_wait < 0:
         raise UserError("--population must be 1 or more (1: every trial trains alone) and --population-wait >= 0")
     if opts.gpus_per_trial > 0 and not (opts.address or os.environ.get("RAY_ADDRESS")):
@@ -145,6 +148,14 @@ def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> li
         point = {k: v for k, v in point.items() if k in space}
         if search == "grid" and all(v in grid_values(space[k]) for k, v in point.items()):
             continue  # the grid runs it anyway
+        if search == "optuna":
+            # Optuna's warm start takes exactly its sampled dimensions (not the budget's constants), each
+            # inside its distribution: a control outside an --only slice is not run.
+            point = {k: v for k, v in point.items() if isinstance(space[k], (Choice, LogUniform))}
+            if all(v in space[k].values if isinstance(space[k], Choice) else space[k].low <= v <= space[k].high
+                   for k, v in point.items()):
+                points.append(point)
+            continue
         # A preset point names every searched key, so the grid does not expand around it.
         points.append({**{k: grid_values(d)[0] for k, d in space.items()}, **point})
     return points

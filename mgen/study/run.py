@@ -6,6 +6,7 @@ summary.py (the closing table and study.json), storage.py and trust.py (what is 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,7 +47,18 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     sizes = ", ".join(f"{c.name} ({len(d)} examples)" for c, d in datasets.items())
     print(f"{spec.name}: {sizes}; {opts.search} search, "
           f"{plan.num_samples} {'grid repeats' if opts.search == 'grid' else 'trials'}, budget {opts.budget}")
+    private = not (opts.address or os.environ.get("RAY_ADDRESS"))
+    if private and plan.local_storage:  # a killed driver of this study left its private Ray running: stop it
+        from mgen.study.processes import stop_left_behind
+
+        stopped = stop_left_behind(plan.local_storage / plan.name)
+        if stopped:
+            print(f"stopped {stopped} Ray process(es) an earlier, killed driver of this study left running")
     started = init_ray(opts.num_cpus, opts.address, opts.verbose)
+    if started and private and plan.local_storage:
+        from mgen.study.processes import record_ray
+
+        record_ray(plan.local_storage / plan.name)
     check_cluster_gpus(opts.gpus_per_trial, started)
     tuner = build_tuner(plan, datasets)
     if plan.local_storage and not opts.resume:
@@ -61,6 +73,12 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
         finally:
             if started:  # a Ray this process had before the study (a notebook's) stays up
                 ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
+        if plan.local_storage:
+            from mgen.study.optuna_record import close_running
+
+            closed = close_running(plan.local_storage / plan.name / "optuna.db", plan.name)
+            if closed:
+                print(f"optuna.db: {closed} trial(s) left RUNNING by an interrupted run marked FAIL")
         summary = summarise(plan, results)
     summary["wandb_project"] = None if opts.no_wandb else opts.wandb_project  # for the study's own W&B run
     return summary

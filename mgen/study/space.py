@@ -54,6 +54,7 @@ class Budget:
     num_samples: int  # trials for random/optuna; repeats of the whole grid for grid search
     space: dict[str, Any] = field(default_factory=dict)  # replaces dimensions of the study's space
     search: str = "random"  # the search when --search is not given
+    population: int = 1  # --population when not given: trials trained P at a time as one model where they pay
 
 
 def grid_values(dim) -> list:
@@ -82,6 +83,35 @@ def validate_space(space: dict[str, Any], fixed: dict[str, Any]) -> TrialConfig:
         for value in values_of(dim):
             TrialConfig.from_params({**fixed, name: value})
     return base
+
+
+def sample_points(space: dict[str, Any], n: int, seed: int, grouped: bool = False) -> list[dict[str, Any]]:
+    """n points of a random search, drawn up front from `seed` (a Choice uniformly, a LogUniform
+    log-uniformly), each naming every searched dimension.
+
+    grouped: in the order of their categorical settings (every Choice but the seed), so that the trials
+    a population can train together (same schedule and footing, other learning rates and seeds) arrive
+    together; the broker gathers them from the trials that have started (mgen/study/population.py), and
+    in the order drawn a 150-trial atlas over 30 such cells left it about one member a group."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    searched = {k: d for k, d in space.items() if isinstance(d, (Choice, LogUniform))}
+    points = []
+    for _ in range(n):
+        point = {}
+        for name, dim in searched.items():
+            if isinstance(dim, Choice):
+                value = dim.values[int(rng.integers(len(dim.values)))]
+                point[name] = value.item() if hasattr(value, "item") else value
+            else:
+                point[name] = float(10 ** rng.uniform(math.log10(dim.low), math.log10(dim.high)))
+        points.append(point)
+    if grouped:
+        cells = [k for k, d in searched.items() if isinstance(d, Choice) and k != "seed"]
+        order = {k: {repr(v): i for i, v in enumerate(searched[k].values)} for k in cells}
+        points.sort(key=lambda p: tuple(order[k][repr(p[k])] for k in cells))  # stable: drawn order within a cell
+    return points
 
 
 def to_tune(space: dict[str, Any], search: str) -> dict[str, Any]:

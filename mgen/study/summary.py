@@ -60,6 +60,18 @@ def summarise(plan: Plan, results) -> dict:
         print(f"  {metric}={x['best']:.4f}  {x['trial_id']}  {params}{mark}")
     summary["references"] = reference_summary(references, ranked, metric, mode)
     print(f"results: {summary['path']}")
+    if plan.local_storage:
+        from mgen.study.checkpoints import disk_per_trial
+
+        sizes = list(disk_per_trial(plan.local_storage / plan.name).values())
+        if sizes:
+            summary["disk"] = {"trials": len(sizes), "mean_mb": sum(sizes) / len(sizes) / 2**20,
+                               "max_mb": max(sizes) / 2**20, "total_mb": sum(sizes) / 2**20,
+                               "keep_checkpoints": plan.options.keep_checkpoints}
+            kept = (f"the last {plan.options.keep_checkpoints}, the best and the snapshot's checkpoints a trial"
+                    if plan.options.keep_checkpoints else "every checkpoint")
+            print(f"disk: {summary['disk']['mean_mb']:.1f} MB a trial (at most {summary['disk']['max_mb']:.1f}), "
+                  f"{summary['disk']['total_mb']:.0f} MB in all; kept {kept} (--keep-checkpoints)")
     if plan.spec.control:
         if not controls:
             print("positive control: none ran (a fixed setting differs from the reference recipe); "

@@ -166,7 +166,7 @@ def build_tuner(plan: Plan, datasets: dict):
     from ray import tune
 
     from mgen.study.callbacks import CollapseStopper, ProgressLines
-    from mgen.study.space import to_tune
+    from mgen.study.checkpoints import CheckpointPruner, leftovers
     from mgen.study.trainable import trainable
 
     opts = plan.options
@@ -186,10 +186,12 @@ def build_tuner(plan: Plan, datasets: dict):
         name=plan.name, storage_path=plan.storage,
         stop=None if opts.no_collapse_stop else CollapseStopper(opts.collapse_patience),
         callbacks=(wandb_callbacks(plan) + ([] if opts.verbose else [ProgressLines(metric, list(plan.space))])
-                   + optuna_record(plan, metric, mode) + ([population.callback] if population else [])),
+                   + optuna_record(plan, metric, mode) + ([population.callback] if population else [])
+                   + ([CheckpointPruner(metric, mode, opts.keep_checkpoints)] if opts.keep_checkpoints else [])),
         failure_config=tune.FailureConfig(max_failures=opts.max_failures),
-        # Every checkpoint is kept: pruning by score deleted the one Tune's experiment snapshot pointed
-        # to, and a resumed trial then failed for good ("does not exist on storage anymore").
+        # Tune itself keeps every checkpoint: its pruning by score deleted the one Tune's experiment snapshot
+        # pointed to, and a resumed trial then failed for good ("does not exist on storage anymore").
+        # CheckpointPruner deletes only what no snapshot names (mgen/study/checkpoints.py).
         checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
         verbose=1 if opts.verbose else 0)
     if opts.resume:
@@ -197,35 +199,13 @@ def build_tuner(plan: Plan, datasets: dict):
         if not tune.Tuner.can_restore(path):
             raise UserError(f"--resume: no restorable study at {path}")
         print(f"resuming {path}")
+        if plan.local_storage:  # folders a driver killed while pruning left behind
+            leftovers(plan.local_storage / plan.name)
         return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
-    from ray.tune.search import BasicVariantGenerator
-
-    # Grid and random search: seeded, so a study's sampled configs are the same every run. The positive
-    # controls run first; each takes one of num_samples.
     # Trials at once: --max-concurrent, else with populations P per group that fits, else as resources allow.
-    # Tune ignores TuneConfig's max_concurrent_trials for grid and random search, so the generator gets it.
     concurrent = opts.max_concurrent or (population.concurrency if population else None)
-    if plan.references:  # Tune warns that their unset dimensions (None, NaN) are not values of the space: known
-        logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
-    search_alg = BasicVariantGenerator(random_state=opts.seed,
-                                       points_to_evaluate=list(plan.controls) + list(plan.references) or None,
-                                       max_concurrent=concurrent or 0)
+    search_alg = search_algorithm(plan, concurrent, grouped=population is not None)
     scheduler = None
-    if opts.search == "optuna":
-        import optuna
-        from ray.tune.search.optuna import OptunaSearch
-
-        db = plan.local_storage / plan.name / "optuna.db" if plan.local_storage else None
-        storage = None
-        if db is not None:
-            db.parent.mkdir(parents=True, exist_ok=True)
-            storage = optuna.storages.RDBStorage(f"sqlite:///{db}")
-        objectives = plan.objectives or [(metric, mode)]
-        search_alg = OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
-                                  mode=[d for _, d in objectives] if plan.objectives else mode,
-                                  sampler=optuna.samplers.TPESampler(seed=opts.seed),
-                                  storage=storage, study_name=plan.name,
-                                  points_to_evaluate=list(plan.controls) or None)
     if opts.scheduler == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
@@ -236,5 +216,44 @@ def build_tuner(plan: Plan, datasets: dict):
         search_alg=search_alg, scheduler=scheduler, num_samples=plan.num_samples + len(plan.controls) + len(plan.references),
         max_concurrent_trials=None if opts.search != "optuna" else concurrent,
         reuse_actors=not opts.no_reuse_actors)
-    param_space = {**plan.fixed, **to_tune(plan.space, opts.search)}
-    return tune.Tuner(fn, param_space=param_space, tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(fn, param_space=param_space(plan), tune_config=tune_config, run_config=run_config)
+
+
+def param_space(plan: Plan) -> dict:
+    from mgen.study.space import to_tune
+
+    return {**plan.fixed, **to_tune(plan.space, plan.options.search)}
+
+
+def search_algorithm(plan: Plan, concurrent: int | None = None, grouped: bool = False):
+    """Tune's searcher for the plan; built without a running Ray, so every study x budget x search can be
+    checked against Tune and Optuna before a cluster starts (tests/study/test_searches.py)."""
+    from ray.tune.search import BasicVariantGenerator
+
+    from mgen.study.space import sample_points
+
+    opts = plan.options
+    metric, mode = plan.study_metric
+    if opts.search == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        from mgen.study.optuna_record import sqlite_storage
+
+        storage = sqlite_storage(plan.local_storage / plan.name / "optuna.db") if plan.local_storage else None
+        objectives = plan.objectives or [(metric, mode)]
+        return OptunaSearch(metric=[m for m, _ in objectives] if plan.objectives else metric,
+                            mode=[d for _, d in objectives] if plan.objectives else mode,
+                            sampler=optuna.samplers.TPESampler(seed=opts.seed),
+                            storage=storage, study_name=plan.name, points_to_evaluate=list(plan.controls) or None)
+    # Grid and random search: seeded, so a study's sampled configs are the same every run, with or without
+    # populations (`grouped`: in the order populations gather). The positive controls run first, then the
+    # reference rows; each takes one of num_samples. Tune ignores TuneConfig's max_concurrent_trials for
+    # grid and random search, so the generator gets it.
+    if plan.references:  # Tune warns that their unset dimensions (None, NaN) are not values of the space: known
+        logging.getLogger("ray.tune.search.variant_generator").setLevel(logging.ERROR)
+    points = list(plan.controls) + list(plan.references)
+    if opts.search == "random":  # drawn here: space.sample_points
+        points += sample_points(plan.space, plan.num_samples, opts.seed, grouped=grouped)
+    return BasicVariantGenerator(random_state=opts.seed, points_to_evaluate=points or None,
+                                 max_concurrent=concurrent or 0)

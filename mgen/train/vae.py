@@ -16,7 +16,10 @@ def vae_loss(vae, x, prev, chord, points: bool, kl_weight, eps=None):
     if points:
         rec = ((recon - x) ** 2).sum(1).mean() / (2 * POINT_SD ** 2)
     else:
-        rec = F.binary_cross_entropy(recon.clamp(1e-6, 1 - 1e-6), x, reduction="sum") / len(x)
+        # binary_cross_entropy raises on a NaN input, so it gets a finite stand-in and the term carries the
+        # NaN through 0 * recon (exactly 0 while every output is finite): the trial then ends diverged.
+        safe = torch.nan_to_num(recon, nan=0.5, posinf=0.5, neginf=0.5).clamp(1e-6, 1 - 1e-6)
+        rec = F.binary_cross_entropy(safe, x, reduction="sum") / len(x) + 0 * recon.sum()
     kl = vae.kl(mu, logvar)
     return rec + kl_weight * kl, rec, kl
 

@@ -175,6 +175,15 @@ def test_report_is_one_self_contained_page_that_chromium_renders(studies, tmp_pa
     # study.json's counts say when each was taken (healthy at the best report, the others at the last)
     assert "healthy (best report)" in page and "collapsed (last report)" in page
     assert "src=\"http" not in page and "src=\"/" not in page  # nothing outside the file
+    assert "Partial:" not in page  # a finished study
+    # The same folder as a running study leaves it (no study.json yet): the report says it is partial.
+    import shutil
+
+    running = tmp_path / "running"
+    shutil.copytree(gan, running, ignore=shutil.ignore_patterns("study.json"))
+    script("report", running, "--out", tmp_path / "partial.html")
+    n = len(list(gan.glob("trainable_*")))
+    assert f"Partial: {n} trials have reported so far" in (tmp_path / "partial.html").read_text()
     # The opening counts partition the trials as the trial table does (one status each, from the last report).
     counts = {s: 0 for s in ("healthy", "collapsed", "failed")}
     for _, last in last_reports(gan).iterrows():

@@ -207,13 +207,22 @@ def test_driver_killed_twice_and_resumed_every_trial_ends_once_from_its_checkpoi
                                                                                     tmp_path):
     """The driver is killed at two moments: at the first trial's first checkpoint that a snapshot knows, then
     (resumed) between trials, with the first finished and the second under way. One study covers both
-    moments; they used to be two tests, each paying for its own study (135 s and 229 s in one suite run)."""
+    moments; they used to be two tests, each paying for its own study (135 s and 229 s in one suite run).
+    Checkpoints are pruned all along (--keep-checkpoints 1, a snapshot every second); after the first kill
+    the study also holds what a driver killed while pruning leaves: a checkpoint folder renamed `.pruned`,
+    half deleted."""
     log = tmp_path / "study.log"
     study = results_dir / "k"
     proc = driver(results_dir, "k", "--num-cpus", "1", env=env, log=log)  # one CPU: the two trials in turn
     wait_for(lambda: checkpoints_known(study), 300, log, "a checkpoint in a snapshot")
     kill(proc, ray_tmpdir)
     assert not any(finished(t) for t in trial_dirs(study)), "a trial finished before the first kill"
+    first = next(t for t in trial_dirs(study) if len(reports(t)))
+    import shutil
+
+    half = first / "checkpoint_000999.pruned"
+    shutil.copytree(sorted(first.glob("checkpoint_0*"))[-1], half)
+    (half / "checkpoint.pt").unlink()
     resume = ["--resume", "--num-cpus", "1"]
     proc = driver(results_dir, "k", *resume, env=env, log=log)
     wait_for(lambda: between_trials(study), 300, log, "the second trial, resumed")
@@ -227,6 +236,13 @@ def test_driver_killed_twice_and_resumed_every_trial_ends_once_from_its_checkpoi
     for t in trial_dirs(study):  # each trial was under way at one of the kills, and resumed from its checkpoint
         starts = restarts(t)
         assert len(starts) >= 2 and starts[0] == EVERY and all(step > EVERY for step in starts[1:]), (t.name, starts)
+        # Bounded: its last and its best checkpoints, and at most two the killed drivers never registered.
+        progress, kept = reports(t), {p.name for p in t.glob("checkpoint_*")}
+        score = progress["healthy_coverage"]  # the study metric
+        best = progress.loc[score == score.max(), "checkpoint_dir_name"]
+        must = {progress["checkpoint_dir_name"].iloc[-1]}
+        assert must <= kept and set(best) & kept and len(kept) <= 4, (t.name, sorted(kept), sorted(must), list(best))
+        assert not any(p.endswith(".pruned") for p in kept)
     assert_same_as_uninterrupted(study)
 
 
@@ -374,3 +390,55 @@ def test_resume_refuses_a_tampered_tuner_pkl_and_runs_no_code(results_dir, tmp_p
     os.chmod(study, 0o755)
     assert main(driver_spec(40, 10, 1), [*args, "--resume"]) == 0  # the study's own files: resumed
     assert "warning" not in capsys.readouterr().err
+
+
+def test_every_method_driven_to_nan_ends_diverged_not_errored(results_dir, env, tmp_path):
+    """GAN (both recipes), VAE and IMLE at a learning rate of 1 with Adam's averaging off, in a real study
+    process: each trial's numbers go NaN/Inf and it ends `diverged` (ranked last), the study exits 0.
+    Before: the VAE's binary_cross_entropy raised on its NaN output and the study exited 1 (issue #30)."""
+    log = tmp_path / "nan.log"
+    argv = [sys.executable, "studies/baselines.py", "--budget", "smoke", "--data", "motifs", "--num-cpus", "2",
+            "--set", "lr_g=1", "--set", "lr_d=1", "--set", "beta1_g=0", "--set", "beta2_g=0", "--set", "beta1_d=0",
+            "--set", "beta2_d=0", "--set", "steps=40", "--set", "eval_every=20", "--no-wandb",
+            "--storage", str(results_dir), "--name", "nan"]
+    done = subprocess.run(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, timeout=600)
+    assert done.returncode == 0, log.read_text()[-3000:]
+    summary = json.loads((results_dir / "nan" / "study.json").read_text())
+    assert summary["trials"] == 4 and summary["errored"] == 0
+    methods = sorted(row["params"]["variant"] for row in summary["ranked"])
+    assert methods == ["gan/1:5", "gan/reference", "imle/reference", "vae/reference"]
+    assert summary["diverged"] == 4 and summary["healthy"] == 0, summary["ranked"]
+
+
+def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resume(results_dir, env, ray_tmpdir,
+                                                                                   tmp_path):
+    """SIGKILL to the driver process only (as an OOM killer or a closed terminal does): its private Ray
+    lives on. The resume of that study stops those processes by the ids the study recorded, and when it
+    ends no trial of its Optuna search is left RUNNING in optuna.db: each finished once."""
+    import optuna
+    import psutil
+
+    from mgen.study.processes import RECORD
+
+    log = tmp_path / "study.log"
+    study = results_dir / "z"
+    proc = driver(results_dir, "z", "--num-cpus", "1", "--search", "optuna", "--num-samples", "2", env=env, log=log,
+                  steps=1000)
+    wait_for(lambda: checkpoints_known(study), 300, log, "a checkpoint in a snapshot")
+    recorded = json.loads((study / RECORD).read_text())["processes"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    alive = [r["pid"] for r in recorded if psutil.pid_exists(r["pid"])]
+    assert alive, "the killed driver's Ray should still run before the resume"
+    ot = optuna.load_study(study_name="z", storage=f"sqlite:///{study / 'optuna.db'}")
+    assert any(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
+    proc = driver(results_dir, "z", "--resume", "--num-cpus", "1", env=env, log=log, steps=1000)
+    assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    assert "Ray process(es) an earlier, killed driver of this study left running" in log.read_text()
+    assert not [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    ot = optuna.load_study(study_name="z", storage=f"sqlite:///{study / 'optuna.db'}")
+    states = [t.state for t in ot.trials]
+    assert optuna.trial.TrialState.RUNNING not in states, states
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 2, states
+    summary = json.loads((study / "study.json").read_text())
+    assert summary["trials"] == 2 and summary["errored"] == 0

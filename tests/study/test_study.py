@@ -222,7 +222,8 @@ def test_reference_rows_run_each_baseline_recipe_once_per_seed_on_the_studys_foo
     saved = json.loads((results_dir / "t" / "study.json").read_text())
     assert [x["trial_id"] for x in saved["references"]] == [x["trial_id"] for x in summary["references"]]
     # Each reference trial trained its recipe on exactly the GAN trials' footing.
-    gan = yaml.safe_load(next((results_dir / "t").glob("trainable_*dg_ratio*/checkpoint_*/config.yaml")).read_text())
+    gan = yaml.safe_load(next(c for c in (results_dir / "t").glob("trainable_*/checkpoint_*/config.yaml")
+                              if yaml.safe_load(c.read_text())["method"] == "gan").read_text())
     for ref in summary["references"]:
         config = yaml.safe_load(Path(ref["best_checkpoint"], "config.yaml").read_text())
         assert {k: config[k] for k in FOOTING if k != "seed"} == {k: gan[k] for k in FOOTING if k != "seed"}

@@ -1,0 +1,140 @@
+"""A study of hundreds of tiny trials: what the driver, Tune's snapshots, W&B and Optuna cost at scale.
+
+Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb]
+Each search runs one local study (its own private Ray, 2 trials at a time on 2 cores) of `--trials` tiny
+GAN trials on the motifs corpus (width 16, `--steps` iterations, a report and checkpoint every
+`--eval-every`), as its own process, one after the other in one run. Printed for each:
+
+- trials per minute, and the driver's overhead a trial: (wall x trials at once - the trials' own
+  time_total_s) / trials, i.e. the share of the cores no trial used;
+- Tune's experiment-state snapshot: its size at the end, how many saves and their mean and longest time
+  (TuneController.save_to_dir, timed in the study's process);
+- the driver's peak memory (RSS, polled every 0.5 s), files and bytes a trial, W&B offline runs, optuna.db.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def study(args) -> None:
+    """The child: one study, with Tune's snapshot saves timed."""
+    from ray.tune.execution.tune_controller import TuneController
+
+    from mgen.study import Budget, Choice, LogUniform, StudySpec
+    from mgen.studies import main
+
+    saves = []
+    original = TuneController.save_to_dir
+
+    def timed(self, *a, **k):
+        start = time.perf_counter()
+        try:
+            return original(self, *a, **k)
+        finally:
+            saves.append(time.perf_counter() - start)
+
+    TuneController.save_to_dir = timed
+    tiny = {"g_width": 16, "d_width": 16, "z_dim": 16, "batch_size": 32, "eval_samples": 64, "data_n_samples": 512,
+            "steps": args.steps, "eval_every": args.eval_every}
+    space = ({"seed": Choice(tuple(range(args.trials)))} if args.search == "grid"
+             else {"lr_d": LogUniform(1e-4, 1e-3), "lr_g": LogUniform(2e-4, 2e-3), "seed": Choice(tuple(range(10)))})
+    spec = StudySpec(name="scale", description="scale benchmark", space=space, fixed={"method": "gan"},
+                     budgets={"smoke": Budget(tiny, num_samples=1 if args.search == "grid" else args.trials)},
+                     default_data="motifs")
+    argv = ["--storage", args.storage, "--name", args.name, "--search", args.search, "--num-cpus", "2",
+            "--no-collapse-stop", *([] if args.wandb else ["--no-wandb"])]
+    code = main(spec, argv)
+    Path(args.storage, args.name, "snapshot_saves.json").write_text(json.dumps(saves))
+    sys.exit(code)
+
+
+def measure(args, search: str, storage: str) -> dict:
+    import psutil
+
+    name = f"scale-{search}"
+    argv = [sys.executable, __file__, "--child", "--search", search, "--storage", storage, "--name", name,
+            "--trials", str(args.trials), "--steps", str(args.steps), "--eval-every", str(args.eval_every)]
+    if args.wandb:
+        argv.append("--wandb")
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    peak = 0
+    driver = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        try:
+            peak = max(peak, driver.memory_info().rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.5)
+    wall = time.perf_counter() - start
+    folder = Path(storage) / name
+    trials = [p for p in folder.iterdir() if p.is_dir() and (p / "params.json").exists()]
+    own = 0.0
+    for t in trials:
+        lines = (t / "result.json").read_text().splitlines()
+        if lines:
+            own += json.loads(lines[-1]).get("time_total_s", 0.0)
+    files = [f for t in trials for f in t.rglob("*") if f.is_file()]
+    snapshot = max(folder.glob("experiment_state-*.json"), key=lambda p: p.stat().st_mtime, default=None)
+    saves = json.loads((folder / "snapshot_saves.json").read_text()) if (folder / "snapshot_saves.json").exists() else []
+    checkpoints = [c for t in trials for c in t.glob("checkpoint_*")]
+    complete = running = 0
+    if (folder / "optuna.db").exists():
+        import optuna
+
+        ot = optuna.load_study(study_name=name, storage=f"sqlite:///{folder / 'optuna.db'}")
+        complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in ot.trials)
+        running = sum(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
+    wandb_runs = len(list((folder / "wandb").glob("offline-run-*"))) if (folder / "wandb").exists() else 0
+    return {"search": search, "exit": proc.returncode, "trials": len(trials), "wall_s": wall,
+            "trials_per_min": 60 * len(trials) / wall, "own_s_per_trial": own / max(1, len(trials)),
+            "overhead_s_per_trial": (2 * wall - own) / max(1, len(trials)),
+            "snapshot_kb": snapshot.stat().st_size / 1024 if snapshot else 0.0, "snapshot_saves": len(saves),
+            "snapshot_save_mean_ms": 1000 * sum(saves) / max(1, len(saves)), "snapshot_save_max_ms": 1000 * max(saves, default=0),
+            "driver_peak_mb": peak / 2**20, "files_per_trial": len(files) / max(1, len(trials)),
+            "kb_per_trial": sum(f.stat().st_size for f in files) / 1024 / max(1, len(trials)),
+            "wandb_offline_runs": wandb_runs, "checkpoints_per_trial": len(checkpoints) / max(1, len(trials)),
+            "optuna_complete": complete, "optuna_running": running,
+            "optuna_db_kb": (folder / "optuna.db").stat().st_size / 1024 if (folder / "optuna.db").exists() else 0.0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--trials", type=int, default=500)
+    p.add_argument("--searches", default="grid,optuna")
+    p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--eval-every", type=int, default=2)
+    p.add_argument("--wandb", action="store_true", help="W&B offline on (default off)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--search", help=argparse.SUPPRESS)
+    p.add_argument("--storage", help=argparse.SUPPRESS)
+    p.add_argument("--name", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return study(args)
+    with tempfile.TemporaryDirectory(prefix="mgen-scale-") as storage:
+        rows = [measure(args, s, storage) for s in args.searches.split(",")]
+    for r in rows:
+        print(f"{r['search']}: {r['trials']} trials (exit {r['exit']}) in {r['wall_s']:.0f} s, "
+              f"{r['trials_per_min']:.1f} trials/min; a trial's own time {r['own_s_per_trial']:.2f} s, the driver's "
+              f"overhead {r['overhead_s_per_trial']:.2f} s a trial (2 cores); snapshot {r['snapshot_kb']:.0f} KB, "
+              f"{r['snapshot_saves']} saves, mean {r['snapshot_save_mean_ms']:.0f} ms, longest "
+              f"{r['snapshot_save_max_ms']:.0f} ms; driver peak RSS {r['driver_peak_mb']:.0f} MB; "
+              f"{r['files_per_trial']:.1f} files, {r['checkpoints_per_trial']:.1f} checkpoints and {r['kb_per_trial']:.0f} KB "
+              f"a trial; "
+              f"{r['wandb_offline_runs']} W&B offline runs; optuna.db {r['optuna_db_kb']:.0f} KB")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The scale benchmark cut down (benchmarks/scale.py: 500 tiny trials there, 24 here), grid and Optuna: every
+trial ends, each once in optuna.db and none RUNNING, and checkpoints stay bounded (--keep-checkpoints 1) while
+each trial reports several times. Times are printed by the benchmark, never asserted."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_cut_down_scale_study_runs_every_search_and_keeps_its_records_whole(ray_tmpdir):
+    import os
+
+    env = {**os.environ, "RAY_TMPDIR": ray_tmpdir}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "benchmarks/scale.py", "--trials", "24", "--steps", "8", "--eval-every", "2"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    rows = {r["search"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
+    for search in ("grid", "optuna"):
+        r = rows[search]
+        assert r["exit"] == 0 and r["trials"] == 24, r
+        assert r["optuna_db_kb"] > 0 and r["snapshot_saves"] >= 1, r
+        assert r["optuna_complete"] == 24 and r["optuna_running"] == 0, r
+        assert r["checkpoints_per_trial"] <= 2 < 4, r  # 4 reports a trial, each with a checkpoint; the last and best kept

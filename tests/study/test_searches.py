@@ -1,0 +1,59 @@
+"""Every search on every budget of every study script: it is set up as Tune and Optuna will run it, or
+refused in one line before Ray starts (issue #30: --search optuna on gan_collapse's smoke budget ended
+inside Tune in "Dim of point ... do not match")."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from mgen.errors import UserError
+from mgen.study.flags import parse_args
+from mgen.study.plan import plan_study
+from mgen.study.space import Choice, LogUniform
+from mgen.study.tuner import param_space, search_algorithm
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+
+def study_spec(name: str):
+    spec = importlib.util.spec_from_file_location(f"study_{name}", STUDIES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SPEC
+
+
+CASES = [(name, budget, search, objectives)
+         for name in sorted(p.stem for p in STUDIES.glob("*.py"))
+         for budget in study_spec(name).budgets
+         for search in ("grid", "random", "optuna")
+         for objectives in ((None, "healthy_coverage:max,music_overlap:max") if search == "optuna" else (None,))]
+
+
+@pytest.mark.parametrize("name,budget,search,objectives", CASES)
+def test_each_search_on_each_budget_is_set_up_or_refused_in_one_line(tmp_path, name, budget, search, objectives):
+    spec = study_spec(name)
+    argv = ["--budget", budget, "--search", search, "--storage", str(tmp_path), "--name", "s", "--no-wandb"]
+    if objectives:
+        argv += ["--objectives", objectives]
+    try:
+        plan = plan_study(spec, parse_args(spec, argv))
+    except UserError as exc:  # refused before Ray starts: one line that names the flag
+        assert "\n" not in str(exc) and "--" in str(exc)
+        return
+    alg = search_algorithm(plan)
+    metric, mode = plan.study_metric
+    # What Tune does with the searcher when the study starts: the space and the preset points are checked here.
+    alg.set_search_properties(None if plan.objectives else metric, None if plan.objectives else mode,
+                              param_space(plan))
+    if search == "optuna":
+        assert alg._ot_study is not None  # the Optuna study exists, its warm-start points accepted
+        suggested = alg.suggest("t0")
+        searched = [k for k, d in plan.space.items() if isinstance(d, (Choice, LogUniform))]
+        assert suggested is not None and all(k in suggested for k in searched)
+    else:
+        from ray.tune.experiment import Experiment
+
+        alg.add_configurations([Experiment("s", lambda config: None, config=param_space(plan),
+                                           num_samples=plan.num_samples + len(plan.controls) + len(plan.references))])
+        first = alg.next_trial()
+        assert first is not None and all(k in first.config for k in plan.space)
