@@ -392,22 +392,23 @@ def test_resume_refuses_a_tampered_tuner_pkl_and_runs_no_code(results_dir, tmp_p
     assert "warning" not in capsys.readouterr().err
 
 
-def test_every_method_driven_to_nan_ends_diverged_not_errored(results_dir, env, tmp_path):
-    """GAN (both recipes), VAE and IMLE at a learning rate of 1 with Adam's averaging off, in a real study
-    process: each trial's numbers go NaN/Inf and it ends `diverged` (ranked last), the study exits 0.
-    Before: the VAE's binary_cross_entropy raised on its NaN output and the study exited 1 (issue #30)."""
+def test_a_vae_driven_to_nan_in_a_study_ends_diverged_not_errored(results_dir, env, tmp_path):
+    """The baselines study's VAE at learning rate 1 with Adam's averaging off, in a real study process: its
+    decoder's output goes NaN at step 2 and each trial ends `diverged` (ranked last); the study exits 0.
+    Before: binary_cross_entropy raised on the NaN output, the trials errored and the study exited 1 (issue
+    #30). The GAN and IMLE stay finite at the largest learning rate a config allows; their NaN path is
+    tested with a NaN weight (tests/train/test_trial.py)."""
     log = tmp_path / "nan.log"
-    argv = [sys.executable, "studies/baselines.py", "--budget", "smoke", "--data", "motifs", "--num-cpus", "2",
-            "--set", "lr_g=1", "--set", "lr_d=1", "--set", "beta1_g=0", "--set", "beta2_g=0", "--set", "beta1_d=0",
-            "--set", "beta2_d=0", "--set", "steps=40", "--set", "eval_every=20", "--no-wandb",
-            "--storage", str(results_dir), "--name", "nan"]
+    argv = [sys.executable, "studies/baselines.py", "--budget", "small", "--data", "motifs", "--num-cpus", "2",
+            "--only", "variant=vae", "--num-samples", "2", "--set", "lr_g=1", "--set", "beta1_g=0",
+            "--set", "beta2_g=0", "--set", "steps=40", "--set", "eval_every=20", "--set", "g_width=16",
+            "--set", "z_dim=16", "--set", "eval_samples=64", "--no-wandb", "--storage", str(results_dir),
+            "--name", "nan"]
     done = subprocess.run(argv, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, timeout=600)
     assert done.returncode == 0, log.read_text()[-3000:]
     summary = json.loads((results_dir / "nan" / "study.json").read_text())
-    assert summary["trials"] == 4 and summary["errored"] == 0
-    methods = sorted(row["params"]["variant"] for row in summary["ranked"])
-    assert methods == ["gan/1:5", "gan/reference", "imle/reference", "vae/reference"]
-    assert summary["diverged"] == 4 and summary["healthy"] == 0, summary["ranked"]
+    assert summary["trials"] == 2 and summary["errored"] == 0 and summary["diverged"] == 2, summary["ranked"]
+    assert all(row["best"] == -1.0 for row in summary["ranked"])
 
 
 def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resume(results_dir, env, ray_tmpdir,
