@@ -10,11 +10,12 @@ import os
 import sys
 from pathlib import Path
 
-from mgen.study.flags import parse_args
+from mgen.study.flags import parse_args, parse_sets
 from mgen.study.options import StudyOptions, resolve
 from mgen.study.plan import StudySpec, plan_study
 from mgen.study.storage import check_storage, full_disk_named, write_atomic
 from mgen.study.summary import summarise
+from mgen.train.config import FOOTING
 from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray
 
 __all__ = ["StudySpec", "tune_study"]
@@ -35,6 +36,11 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
                                         "verbose": opts.verbose, "resolved": False})
     plan = plan_study(spec, opts)
     opts = plan.options
+    recipe_sets = sorted(k for k in parse_sets(opts.set) if k not in FOOTING + ("device",))
+    if recipe_sets and (plan.references or "reference" in str(plan.space.get("variant", ""))):
+        print(f"note: --set {', '.join(recipe_sets)} applies to this study's own trials; a reference recipe "
+              "(a */reference variant or row) trains its own values and takes only the footing "
+              "(data, sizes, iterations, seed)", file=sys.stderr)
     if opts.resume:  # before the storage check, which would create the folder of a study that is not there
         from mgen.study import trust
 

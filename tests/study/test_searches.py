@@ -57,3 +57,17 @@ def test_each_search_on_each_budget_is_set_up_or_refused_in_one_line(tmp_path, n
                                            num_samples=plan.num_samples + len(plan.controls) + len(plan.references))])
         first = alg.next_trial()
         assert first is not None and all(k in first.config for k in plan.space)
+
+
+def test_a_set_that_a_reference_recipe_does_not_take_is_said_before_ray_starts(tmp_path, capsys):
+    from mgen.study.run import tune_study
+
+    argv = ["--budget", "smoke", "--set", "lr_g=1", "--set", "steps=40", "--storage", str(tmp_path), "--name", "s",
+            "--min-free-mb", "1e12", "--no-wandb"]
+    with pytest.raises(UserError, match="min-free-mb"):  # refused at the storage check, before any Ray
+        tune_study(study_spec("baselines"), argv)
+    err = capsys.readouterr().err
+    assert "note: --set lr_g applies to this study's own trials" in err and "steps" not in err.split("note:")[1]
+    with pytest.raises(UserError):
+        tune_study(study_spec("gan_collapse"), argv + ["--no-references"])
+    assert "note:" not in capsys.readouterr().err  # no reference recipe in that study
