@@ -46,11 +46,12 @@ BUDGETS = {
                                                  "conditioning": Choice(CONDITIONINGS), "seed": Choice((0, 1))}),
     # The atlas (about 2 hours on 2 CPU cores): random search over the 5 ratios x lr_d x lr_g x D's
     # normalisation x three conditionings (none, the chord in 1D, both conditions in 2D), seeds 0-2, at
-    # smoke sizes and 1,200 iterations (the recipe's coverage there is about three quarters of its
+    # smoke sizes and 1,000 iterations (the recipe's coverage there is about two thirds of its
     # 4,000-iteration value, docs/findings/2026-12-03-baselines.md), plus the controls and VAE/IMLE rows
-    # once per seed. Trials train alone: populations of this space's trials (about 5 a cell) were 1.05x
-    # as fast in a side-by-side run (docs/findings/2026-12-03-atlas.md).
-    "atlas": Budget({**MUSIC_BUDGET_OVERRIDES["smoke"], "steps": 1200, "eval_every": 400}, num_samples=150,
+    # once per seed. 120 trials: a GAN trial of this space took 112 s of training CPU on average at 1,200
+    # iterations here, plus about 20 s of evaluation, checkpoints and logging (docs/findings/2026-12-03-atlas.md).
+    # Trials train alone: populations of this space's trials (about 5 a cell) were 1.05x as fast side by side.
+    "atlas": Budget({**MUSIC_BUDGET_OVERRIDES["smoke"], "steps": 1000, "eval_every": 250}, num_samples=120,
                     space={"d_intervals": CONTROL["d_intervals"],
                            "conditioning": Choice(("none", "chord/1d", "prev+chord/2d"))}),
     "small": Budget(MUSIC_BUDGET_OVERRIDES["small"], num_samples=40),

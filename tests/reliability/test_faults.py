@@ -424,7 +424,7 @@ def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resum
     log = tmp_path / "study.log"
     study = results_dir / "z"
     proc = driver(results_dir, "z", "--num-cpus", "1", "--search", "optuna", "--num-samples", "2", env=env, log=log,
-                  steps=1000)
+                  steps=600)
     wait_for(lambda: checkpoints_known(study), 300, log, "a checkpoint in a snapshot")
     recorded = json.loads((study / RECORD).read_text())["processes"]
     os.kill(proc.pid, signal.SIGKILL)
@@ -433,7 +433,7 @@ def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resum
     assert alive, "the killed driver's Ray should still run before the resume"
     ot = optuna.load_study(study_name="z", storage=f"sqlite:///{study / 'optuna.db'}")
     assert any(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
-    proc = driver(results_dir, "z", "--resume", "--num-cpus", "1", env=env, log=log, steps=1000)
+    proc = driver(results_dir, "z", "--resume", "--num-cpus", "1", env=env, log=log, steps=600)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     assert "Ray process(es) an earlier, killed driver of this study left running" in log.read_text()
     assert not [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
