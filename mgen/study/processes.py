@@ -61,8 +61,8 @@ def left_behind(study_dir: Path) -> list[int]:
     for row in saved.get("processes", []):
         try:
             p = psutil.Process(row["pid"])
-            if abs(p.create_time() - row["started"]) > 0.01:
-                continue  # the number was reused by another process
+            if abs(p.create_time() - row["started"]) > 0.01 or p.status() == psutil.STATUS_ZOMBIE:
+                continue  # the number was reused by another process, or it has ended (awaiting its parent)
             found += [p.pid] + [c.pid for c in p.children(recursive=True)]
         except psutil.Error:
             continue

@@ -201,6 +201,9 @@ def build_tuner(plan: Plan, datasets: dict):
         print(f"resuming {path}")
         if plan.local_storage:  # folders a driver killed while pruning left behind
             leftovers(plan.local_storage / plan.name)
+        # Tune lists every trial that had not started ("Failed to fetch metrics for 129 trial(s): ..." and a
+        # line each): they have no results yet, and resume runs them.
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         return tune.Tuner.restore(path, trainable=fn, resume_unfinished=True, resume_errored=True)
     # Trials at once: --max-concurrent, else with populations P per group that fits, else as resources allow.
     concurrent = opts.max_concurrent or (population.concurrency if population else None)
