@@ -44,7 +44,7 @@ BUDGETS = {
                                                  "lr_g": CONTROL["lr_g"], "d_norm": CONTROL["d_norm"],
                                                  "d_intervals": CONTROL["d_intervals"],
                                                  "conditioning": Choice(CONDITIONINGS), "seed": Choice((0, 1))}),
-    # The atlas (about 2 hours on 2 CPU cores): random search over the 5 ratios x lr_d x lr_g x D's
+    # The atlas (sized for about 2 hours on 2 CPU cores): random search over the 5 ratios x lr_d x lr_g x D's
     # normalisation x three conditionings (none, the chord in 1D, both conditions in 2D), seeds 0-2, at
     # smoke sizes and 1,000 iterations (the recipe's coverage there is about two thirds of its
     # 4,000-iteration value, docs/findings/2026-12-03-baselines.md), plus the controls and VAE/IMLE rows
