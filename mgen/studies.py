@@ -25,6 +25,21 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     return summary
 
 
+def trials_out_of_space(path: str) -> str | None:
+    """The folder of a local study whose errored trials failed for want of disk space (their error.txt)."""
+    from pathlib import Path
+
+    if "://" in path:
+        return None
+    for error in Path(path).glob("*/error.txt"):
+        try:
+            if "No space left on device" in error.read_text(errors="replace"):
+                return path
+        except OSError:
+            continue
+    return None
+
+
 def main(spec: StudySpec, argv: list[str] | None = None) -> int:
     """Exit 0 when every trial ran (healthy or not), 1 when trials errored or storage failed, 2 on bad input."""
     logging.basicConfig(level=logging.WARNING)
@@ -41,6 +56,11 @@ def main(spec: StudySpec, argv: list[str] | None = None) -> int:
               "the results written so far are kept; free space or fix permissions, then --resume", file=sys.stderr)
         return 1
     if summary["errored"]:
+        full = trials_out_of_space(summary["path"])
+        if full:  # the disk filled; pruned checkpoints may have freed some of it since, so ask the trials
+            print(f"{spec.name}: error: storage: No space left on device ({full}); the results written so far are "
+                  "kept; free space or fix permissions, then --resume", file=sys.stderr)
+            return 1
         print(f"{spec.name}: error: {summary['errored']} trial(s) errored after their retries; see their error.txt "
               f"in {summary['path']}, fix the cause, then --resume", file=sys.stderr)
         return 1

@@ -306,7 +306,8 @@ def test_a_disk_that_fills_up_mid_study_ends_in_one_line_and_keeps_what_was_writ
     assert last.startswith("tiny: error: storage: No space left on device"), last
     study = disk / "f"
     json.loads((study / "study_args.json").read_text())  # intact
-    assert not (study / "study.json").exists()  # not written at all, rather than written in part
+    if (study / "study.json").exists():  # the pruned checkpoints freed space after the trials failed: then whole
+        json.loads((study / "study.json").read_text())  # (written atomically: never in part)
     # What fitted is kept: report rows, or (on a fast machine the disk fills before Tune flushes its
     # buffered progress.csv rows) the reports' checkpoints, whole and loadable.
     def loads(path: Path) -> bool:
