@@ -1,7 +1,10 @@
 """Optuna SQLite storage with readers beside the writer: a writer adds finished trials (as a study's Optuna record does)
 while N reader processes load the study and read every trial (as optuna-dashboard and analysis/report.py do).
 Prints write failures ("database is locked") and the slowest write. Run: python benchmarks/sqlite_readers.py DB TIMEOUT_S N_WRITES N_READERS"""
-import sys, time, multiprocessing as mp
+import multiprocessing as mp
+import sys
+import time
+
 import optuna
 
 db, timeout, n, readers = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -18,7 +21,7 @@ def reader(stop):
             st = optuna.load_study(study_name="x", storage=s)
             st.trials_dataframe(); [t.intermediate_values for t in st.get_trials(deepcopy=False)]
             reads += 1
-        except Exception as e:
+        except Exception:  # "database is locked" and the like: counted
             errors += 1
     print(f"reader: {reads} reads, {errors} errors", flush=True)
 
