@@ -8,7 +8,7 @@ import sys
 
 from mgen.errors import UserError
 from mgen.study import StudySpec, tune_study
-from mgen.study.storage import storage_error
+from mgen.study.storage import storage_error, trials_out_of_space
 
 __all__ = ["main", "run_study"]
 
@@ -25,19 +25,10 @@ def run_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
     return summary
 
 
-def trials_out_of_space(path: str) -> str | None:
-    """The folder of a local study whose errored trials failed for want of disk space (their error.txt)."""
-    from pathlib import Path
-
-    if "://" in path:
-        return None
-    for error in Path(path).glob("*/error.txt"):
-        try:
-            if "No space left on device" in error.read_text(errors="replace"):
-                return path
-        except OSError:
-            continue
-    return None
+def storage_failed(spec: StudySpec, bad: OSError) -> int:
+    print(f"{spec.name}: error: storage: {bad.strerror or bad} ({bad.filename or 'the results folder'}); "
+          "the results written so far are kept; free space or fix permissions, then --resume", file=sys.stderr)
+    return 1
 
 
 def main(spec: StudySpec, argv: list[str] | None = None) -> int:
@@ -52,15 +43,11 @@ def main(spec: StudySpec, argv: list[str] | None = None) -> int:
         bad = storage_error(exc)
         if bad is None:
             raise
-        print(f"{spec.name}: error: storage: {bad.strerror or bad} ({bad.filename or 'the results folder'}); "
-              "the results written so far are kept; free space or fix permissions, then --resume", file=sys.stderr)
-        return 1
+        return storage_failed(spec, bad)
     if summary["errored"]:
         full = trials_out_of_space(summary["path"])
-        if full:  # the disk filled; pruned checkpoints may have freed some of it since, so ask the trials
-            print(f"{spec.name}: error: storage: No space left on device ({full}); the results written so far are "
-                  "kept; free space or fix permissions, then --resume", file=sys.stderr)
-            return 1
+        if full is not None:  # the disk filled; pruned checkpoints may have freed some of it since
+            return storage_failed(spec, full)
         print(f"{spec.name}: error: {summary['errored']} trial(s) errored after their retries; see their error.txt "
               f"in {summary['path']}, fix the cause, then --resume", file=sys.stderr)
         return 1

@@ -37,7 +37,6 @@ class CheckpointPruner(tune.Callback):
         self.metric, self.mode, self.keep_last = metric, mode, max(1, keep_last)
         self.registered: dict[str, list[tuple[object, float]]] = defaultdict(list)  # trial id -> (checkpoint, score)
         self.named: list[set[str]] = [set(), set()]  # the checkpoints the last two snapshots name
-        self.deleted = 0
         self.trials: list = []
         self.adopted: set[str] = set()
 
@@ -56,16 +55,13 @@ class CheckpointPruner(tune.Callback):
             earlier = []
             for result in getattr(manager, "best_checkpoint_results", None) or []:
                 path = result.checkpoint.path
-                if path in known or (type(result.checkpoint.filesystem).__name__ == "LocalFileSystem"
-                                     and not Path(path).exists()):
+                if path in known or (local(result.checkpoint) and not Path(path).exists()):
                     continue
-                score = (result.metrics or {}).get(self.metric)
-                earlier.append((result.checkpoint, float(score) if score is not None else float("nan")))
+                earlier.append((result.checkpoint, score(result.metrics, self.metric)))
             self.registered[trial.trial_id][:0] = earlier
 
     def on_checkpoint(self, iteration, trials, trial, checkpoint, **info):
-        score = (trial.last_result or {}).get(self.metric, float("nan"))
-        self.registered[trial.trial_id].append((checkpoint, float(score) if score is not None else float("nan")))
+        self.registered[trial.trial_id].append((checkpoint, score(trial.last_result, self.metric)))
 
     def get_state(self):
         self.adopt()
@@ -90,15 +86,24 @@ class CheckpointPruner(tune.Callback):
             for checkpoint, _ in entries:
                 if checkpoint.path not in keep:
                     remove(checkpoint)
-                    self.deleted += 1
             self.registered[trial_id] = [(c, s) for c, s in entries if c.path in keep]
+
+
+def score(metrics: dict | None, metric: str) -> float:
+    """The study metric of a checkpoint's report; NaN when it has none."""
+    value = (metrics or {}).get(metric)
+    return float(value) if value is not None else float("nan")
+
+
+def local(checkpoint) -> bool:
+    return checkpoint.filesystem is None or type(checkpoint.filesystem).__name__ == "LocalFileSystem"
 
 
 def remove(checkpoint) -> None:
     """Rename, then delete: a half-deleted folder never keeps a checkpoint's own name."""
     fs, path = checkpoint.filesystem, checkpoint.path
     try:
-        if fs is None or type(fs).__name__ == "LocalFileSystem":
+        if local(checkpoint):
             target = Path(path).with_name(Path(path).name + PRUNED)
             Path(path).rename(target)
             shutil.rmtree(target, ignore_errors=True)

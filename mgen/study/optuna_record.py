@@ -17,7 +17,7 @@ from typing import Any
 from ray import tune
 
 from mgen.study.plan import reference_method
-from mgen.study.space import Choice, LogUniform
+from mgen.study.space import Choice, LogUniform, contains
 
 
 SQLITE_TIMEOUT_S = 60.0  # how long a write waits for a reader's lock (optuna-dashboard, a report) before it fails
@@ -49,12 +49,6 @@ def close_running(db: Path, name: str) -> int:
     for t in running:
         study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     return len(running)
-
-
-def contains(dim, value) -> bool:
-    if isinstance(dim, LogUniform):
-        return isinstance(value, (int, float)) and dim.low <= value <= dim.high
-    return value in dim.values
 
 
 def distribution(dim):

@@ -10,7 +10,7 @@ from typing import Any
 from mgen.errors import UserError
 from mgen.study.flags import parse_objectives, parse_only, parse_sets
 from mgen.study.options import StudyOptions, resolve
-from mgen.study.space import Budget, Choice, LogUniform, grid_values, validate_space, values_of
+from mgen.study.space import Budget, Choice, LogUniform, contains, grid_values, validate_space, values_of
 from mgen.train.params import REFERENCE, expand
 from mgen.train.config import FOOTING, TrialConfig
 
@@ -125,9 +125,7 @@ def only_values(space: dict[str, Any], key: str, values: list, study_space: dict
         raise UserError(f"--only {key}: not a searched dimension of this study and budget; searched: {', '.join(searched)}")
     dim = space[key]
     for value in values:
-        allowed = (value in dim.values if isinstance(dim, Choice)
-                   else isinstance(value, (int, float)) and dim.low <= value <= dim.high)
-        if not allowed:
+        if not contains(dim, value):
             shown = ", ".join(map(str, dim.values)) if isinstance(dim, Choice) else f"{dim.low:g} to {dim.high:g}"
             raise UserError(f"--only {key}={value!r} is not one of its values; valid: {shown}")
     return Choice(tuple(values))
@@ -152,8 +150,7 @@ def control_points(spec: StudySpec, fixed: dict, space: dict, search: str) -> li
             # Optuna's warm start takes exactly its sampled dimensions (not the budget's constants), each
             # inside its distribution: a control outside an --only slice is not run.
             point = {k: v for k, v in point.items() if isinstance(space[k], (Choice, LogUniform))}
-            if all(v in space[k].values if isinstance(space[k], Choice) else space[k].low <= v <= space[k].high
-                   for k, v in point.items()):
+            if all(contains(space[k], v) for k, v in point.items()):
                 points.append(point)
             continue
         # A preset point names every searched key, so the grid does not expand around it.

@@ -14,6 +14,8 @@ import signal
 import time
 from pathlib import Path
 
+from mgen.study.storage import write_atomic
+
 RECORD = "ray_processes.json"
 
 
@@ -41,8 +43,7 @@ def record_ray(study_dir: Path) -> int:
             rows.append({"pid": p.pid, "started": p.create_time(), "name": p.name()})
         except psutil.Error:
             continue
-    study_dir.mkdir(parents=True, exist_ok=True)
-    (study_dir / RECORD).write_text(json.dumps({"driver": os.getpid(), "processes": rows}, indent=1))
+    write_atomic(study_dir / RECORD, json.dumps({"driver": os.getpid(), "processes": rows}, indent=1))
     return len(rows)
 
 

@@ -15,8 +15,8 @@ from mgen.study.options import StudyOptions, resolve
 from mgen.study.plan import StudySpec, plan_study
 from mgen.study.storage import check_storage, full_disk_named, write_atomic
 from mgen.study.summary import summarise
-from mgen.train.config import FOOTING
 from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray
+from mgen.train.config import FOOTING
 
 __all__ = ["StudySpec", "tune_study"]
 

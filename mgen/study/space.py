@@ -57,6 +57,13 @@ class Budget:
     population: int = 1  # --population when not given: trials trained P at a time as one model where they pay
 
 
+def contains(dim, value) -> bool:
+    """Is `value` one of a Choice's values, or a number inside a LogUniform's range?"""
+    if isinstance(dim, LogUniform):
+        return isinstance(value, (int, float)) and dim.low <= value <= dim.high
+    return value in dim.values
+
+
 def grid_values(dim) -> list:
     """The values a grid search takes on a dimension (a constant is its one value)."""
     if isinstance(dim, Choice):

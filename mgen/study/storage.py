@@ -91,6 +91,20 @@ def storage_exhausted(folder: str | Path | None) -> OSError | None:
     return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
 
 
+def trials_out_of_space(path: str) -> OSError | None:
+    """ENOSPC for a local study whose errored trials failed for want of disk space (their error.txt say so),
+    though the folder may have free space again (pruned checkpoints), else None."""
+    if "://" in path:
+        return None
+    for error in Path(path).glob("*/error.txt"):
+        try:
+            if "No space left on device" in error.read_text(errors="replace"):
+                return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        except OSError:
+            continue
+    return None
+
+
 @contextmanager
 def full_disk_named(folder: str | Path | None):
     """Re-raise an error from inside as the ENOSPC it is, when it names no storage errno but the local
