@@ -2,7 +2,7 @@
 
     python analysis/wandb_panels.py RESULTS_DIR [--keys quality/healthy_coverage,train/loss_d] [--out DIR]
 
-Reads `RESULTS_DIR/wandb/offline-run-*` (mgen/analysis/wandb_offline.py), takes every trial run, and draws one
+Reads `RESULTS_DIR/wandb/offline-run-*` (mgen/study/wandb_offline.py), takes every trial run, and draws one
 panel a key, as W&B's workspace does: x is the training iteration (the runs' step axis), one line a run,
 named as in W&B. Writes wandb_panels.png. `wandb sync RESULTS_DIR/wandb/offline-run-*` uploads the same
 runs to a W&B server, where these panels and the rest of the dashboard are live.
@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from mgen.errors import UserError, run_cli  # noqa: E402
-from mgen.analysis.wandb_offline import study_runs  # noqa: E402
+from mgen.study.wandb_offline import study_runs  # noqa: E402
 
 DEFAULT_KEYS = ("quality/healthy_coverage", "quality/coverage", "collapse/diversity", "collapse/z_sensitivity",
                 "train/loss_d", "train/loss_g")

@@ -85,6 +85,12 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
             closed = close_running(plan.local_storage / plan.name / "optuna.db", plan.name)
             if closed:
                 print(f"optuna.db: {closed} trial(s) left RUNNING by an interrupted run marked FAIL")
+            if not opts.no_wandb:
+                from mgen.study.wandb_offline import close_orphans
+
+                crashed = close_orphans(plan.local_storage / plan.name, opts.wandb_project)
+                if crashed:
+                    print(f"W&B: {crashed} offline run(s) a killed trial or driver left without an end marked crashed")
         summary = summarise(plan, results)
     summary["wandb_project"] = None if opts.no_wandb else opts.wandb_project  # for the study's own W&B run
     return summary

@@ -104,9 +104,11 @@ class TrialLoggingActor(_WandbLoggingActor):
         run.define_metric("*", step_metric="step")
         for name, summary in SUMMARIES.items():
             run.define_metric(name, step_metric="step", summary=summary)
+        failed = False
         while True:
             kind, content = self.queue.get()
             if kind == _QueueItem.END:
+                failed = bool(content and content.get("failed"))
                 break
             if kind == _QueueItem.CHECKPOINT:
                 self._log_final(run, content)
@@ -118,7 +120,7 @@ class TrialLoggingActor(_WandbLoggingActor):
                 run.log(history)
             except (urllib.error.HTTPError, FileNotFoundError) as exc:  # a lost point, not a lost trial
                 log.warning("W&B: a result was not logged (%s)", exc)
-        run.finish()
+        run.finish(exit_code=1 if failed else None)  # an errored trial's run syncs as failed, not finished
 
     def _log_final(self, run, final: dict) -> None:
         wandb = self._wandb
@@ -228,7 +230,8 @@ class StudyWandbCallback(WandbLoggerCallback):
             final = {"samples": str(samples) if samples else None, "step": int((trial.last_result or {}).get("step", 0)),
                      "renderer": (trial.last_result or {}).get("audio_renderer"), **self._best(trial, CHECKPOINT_FILE)}
             self._trial_queues[trial].put((_QueueItem.CHECKPOINT, final))
-        super().log_trial_end(trial, failed)
+        self._trial_queues[trial].put((_QueueItem.END, {"failed": failed}))  # Ray's sends no word of failure
+        self._cleanup_logging_actors()
 
     def _best(self, trial, checkpoint_file: str) -> dict:
         """The trial's best checkpoint by the study metric (tracked from its results), as a local file."""

@@ -23,10 +23,12 @@ from mgen.data import load_dataset
 from mgen.study import Choice
 from mgen.studies import main, run_study
 from mgen.study.trainable import trial_config
+from mgen.study.wandb_offline import orphans, read_run, segments
 from mgen.train import train
 from tests.reliability.driver import spec as driver_spec
 from tests.reliability.test_inputs import Marker
 from tests.study.test_job_submit import listening_addresses
+from tests.study.test_wandb_offline import exit_codes
 from cluster.local_cluster import free_port
 from tests.study.conftest import (
     processes_naming,
@@ -109,9 +111,11 @@ def restarts(trial_dir: Path) -> list[int]:
     return progress.loc[progress["iterations_since_restore"] == 1, "step"].astype(int).tolist()
 
 
-def kill_the_trial_process(results_dir: Path, max_failures: int, after: int, env: dict, log: Path):
+def kill_the_trial_process(results_dir: Path, max_failures: int, after: int, env: dict, log: Path,
+                           wandb: bool = False):
     """A one-trial study whose trial process is SIGKILLed after `after` reports: (its driver, study folder)."""
-    proc = driver(results_dir, "w", "--num-cpus", "1", "--max-failures", str(max_failures), env=env, log=log, trials=1)
+    proc = driver(results_dir, "w", "--num-cpus", "1", "--max-failures", str(max_failures), env=env, log=log, trials=1,
+                  wandb=wandb)
     study = results_dir / "w"
     pid = wait_for(lambda: study.exists() and [int(reports(t)["pid"].iloc[-1]) for t in trial_dirs(study)
                                                if len(reports(t)) >= after], 240, log, f"{after} reports")[0]
@@ -133,10 +137,14 @@ def test_a_killed_trial_process_resumes_from_its_checkpoint_to_the_uninterrupted
 
 def test_a_trial_that_keeps_failing_makes_the_study_exit_non_zero(results_dir, env, tmp_path):
     log = tmp_path / "study.log"
-    proc, study = kill_the_trial_process(results_dir, 0, 2, env, log)
+    proc, study = kill_the_trial_process(results_dir, 0, 2, env, log, wandb=True)
     assert proc.wait(timeout=600) == 1
     assert "tiny: error: 1 trial(s) errored" in log.read_text().strip().splitlines()[-1]
     assert json.loads((study / "study.json").read_text())["errored"] == 1
+    # its W&B run ends failed (exit code 1), not finished and not left running
+    (run,) = [files for files in segments(study).values() if read_run(files[0]).job_type == "trial"]
+    assert [exit_codes(p) for p in run] == [[1]]
+    assert not orphans(study)
 
 
 def test_a_lost_node_reschedules_its_trial_and_the_study_completes(results_dir, ray_tmpdir, tmp_path, monkeypatch):
@@ -425,7 +433,7 @@ def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resum
     log = tmp_path / "study.log"
     study = results_dir / "z"
     proc = driver(results_dir, "z", "--num-cpus", "1", "--search", "optuna", "--num-samples", "2", env=env, log=log,
-                  steps=600)
+                  steps=600, wandb=True)
     wait_for(lambda: checkpoints_known(study), 300, log, "a checkpoint in a snapshot")
     recorded = json.loads((study / RECORD).read_text())["processes"]
     os.kill(proc.pid, signal.SIGKILL)
@@ -434,7 +442,7 @@ def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resum
     assert alive, "the killed driver's Ray should still run before the resume"
     ot = optuna.load_study(study_name="z", storage=f"sqlite:///{study / 'optuna.db'}")
     assert any(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
-    proc = driver(results_dir, "z", "--resume", "--num-cpus", "1", env=env, log=log, steps=600)
+    proc = driver(results_dir, "z", "--resume", "--num-cpus", "1", env=env, log=log, steps=600, wandb=True)
     assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     assert "Ray process(es) an earlier, killed driver of this study left running" in log.read_text()
     assert not [pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
@@ -444,3 +452,8 @@ def test_a_driver_killed_alone_leaves_no_ray_no_running_optuna_trial_after_resum
     assert states.count(optuna.trial.TrialState.COMPLETE) == 2, states
     summary = json.loads((study / "study.json").read_text())
     assert summary["trials"] == 2 and summary["errored"] == 0
+    # each trial's W&B run ends: the killed driver's segments have no end, the resumed trials' last ones do
+    runs = segments(study)
+    trials = [files for files in runs.values() if read_run(files[-1]).job_type == "trial"]
+    assert len(trials) == 2 and not orphans(study), {k: [exit_codes(p) for p in v] for k, v in runs.items()}
+    assert all(exit_codes(files[-1]) == [0] for files in trials)

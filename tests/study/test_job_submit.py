@@ -15,7 +15,7 @@ import pretty_midi
 import pytest
 
 from cluster.local_cluster import free_port
-from mgen.analysis.wandb_offline import records as wandb_records
+from mgen.study.wandb_offline import records as wandb_records
 from tests.study.conftest import processes_naming, stop_ray_under
 
 pytestmark = pytest.mark.slow

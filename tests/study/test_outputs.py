@@ -8,8 +8,8 @@ import pytest
 
 from mgen.study import Choice
 from mgen.studies import main
-from mgen.analysis.wandb_offline import items, study_runs
-from mgen.analysis.wandb_offline import records as wandb_records
+from mgen.study.wandb_offline import items, study_runs
+from mgen.study.wandb_offline import records as wandb_records
 from tests.study.conftest import reports, tiny_spec, trial_dirs
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,8 @@
 wandb 0.31 writes them from its Go core and ships no Python reader, so this decodes the format it
 documents in wandb/sdk/internal's protobufs: a 7-byte header, then LevelDB-style log blocks of 32 KiB,
 each record a 7-byte chunk header (CRC, length, type) and a `wandb_internal_pb2.Record`.
-Used by analysis/wandb_panels.py and the tests that check what a study logged.
+Used by analysis/wandb_panels.py, the tests that check what a study logged, and a study's end, which marks
+the runs a killed trial or driver left without an end (`close_orphans`).
 """
 from __future__ import annotations
 
@@ -70,6 +71,43 @@ def read_run(path: Path) -> OfflineRun:
     if run is None:
         raise ValueError(f"{path}: no run record (not a W&B offline run file?)")
     return OfflineRun(Path(path), run.display_name, run.job_type, run.run_group, history, summary)
+
+
+def segments(study_dir: Path) -> dict[str, list[Path]]:
+    """Each run id's offline run files under `<study>/wandb`, oldest first: a resumed trial's run has one
+    segment per driver that logged it, and only the last one's end counts."""
+    out: dict[str, list[Path]] = {}
+    files = sorted(Path(study_dir).glob("wandb/offline-run-*/run-*.wandb"), key=lambda p: (p.parent.name, p.stat().st_mtime))
+    for path in files:
+        out.setdefault(path.stem[len("run-"):], []).append(path)
+    return out
+
+
+def has_exit(path: Path) -> bool:
+    return any(r.WhichOneof("record_type") == "exit" for r in records(path))
+
+
+def orphans(study_dir: Path) -> dict[str, Path]:
+    """Run id -> its last segment, for the runs whose last segment has no exit record: a trial or driver was
+    killed while it logged (W&B writes the exit record in `finish`), and `wandb sync` would leave it running."""
+    return {run_id: files[-1] for run_id, files in segments(study_dir).items() if not has_exit(files[-1])}
+
+
+def close_orphans(study_dir: Path, project: str) -> int:
+    """End each orphaned run with a segment of its own that exits with code 1, so that it syncs as crashed,
+    not running (wandb's own resume and finish: no hand-written records). Returns how many."""
+    import wandb
+
+    from mgen.metrics.registry import WANDB_QUIET
+
+    found = orphans(study_dir)
+    for run_id, last in found.items():
+        run_record = next((r.run for r in records(last) if r.WhichOneof("record_type") == "run"), None)
+        run = wandb.init(id=run_id, resume="allow", mode="offline", dir=str(study_dir), reinit="create_new",
+                         project=(run_record.project if run_record and run_record.project else project),
+                         group=run_record.run_group if run_record else None, settings=wandb.Settings(**WANDB_QUIET))
+        run.finish(exit_code=1)
+    return len(found)
 
 
 def study_runs(study_dir: Path) -> list[OfflineRun]:
