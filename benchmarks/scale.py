@@ -1,6 +1,6 @@
 """A study of hundreds of tiny trials: what the driver, Tune's snapshots, W&B and Optuna cost at scale.
 
-Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb]
+Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb] [--beside]
 Each search runs one local study (its own private Ray, 2 trials at a time on 2 cores) of `--trials` tiny
 GAN trials on the motifs corpus (width 16, `--steps` iterations, a report and checkpoint every
 `--eval-every`), as its own process, one after the other in one run. Printed for each:
@@ -9,7 +9,11 @@ GAN trials on the motifs corpus (width 16, `--steps` iterations, a report and ch
   time_total_s) / trials, i.e. the share of the cores no trial used;
 - Tune's experiment-state snapshot: its size at the end, how many saves and their mean and longest time
   (TuneController.save_to_dir, timed in the study's process);
-- the driver's peak memory (RSS, polled every 0.5 s), files and bytes a trial, W&B offline runs, optuna.db.
+- the driver's peak memory (RSS, polled every 0.5 s), files and bytes a trial, W&B offline runs, optuna.db,
+  and how often the study's log says "database is locked";
+- with `--beside`: optuna-dashboard on the study's optuna.db, asked every second for the study and its trials,
+  and the report built every `--report-every` s while the study runs (benchmarks/beside.py): requests,
+  failures, latencies, reports built and marked partial.
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from beside import Beside  # benchmarks/beside.py (this script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,8 +72,10 @@ def measure(args, search: str, storage: str) -> dict:
     if args.wandb:
         argv.append("--wandb")
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    log = Path(storage) / f"{name}.log"
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    beside = Beside(Path(storage) / name, every=1.0, report_every=args.report_every).start() if args.beside else None
     peak = 0
     driver = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -77,6 +85,7 @@ def measure(args, search: str, storage: str) -> dict:
             pass
         time.sleep(0.5)
     wall = time.perf_counter() - start
+    tools = beside.stop() if beside else {}
     folder = Path(storage) / name
     trials = [p for p in folder.iterdir() if p.is_dir() and (p / "params.json").exists()]
     own = 0.0
@@ -105,7 +114,8 @@ def measure(args, search: str, storage: str) -> dict:
             "kb_per_trial": sum(f.stat().st_size for f in files) / 1024 / max(1, len(trials)),
             "wandb_offline_runs": wandb_runs, "checkpoints_per_trial": len(checkpoints) / max(1, len(trials)),
             "optuna_complete": complete, "optuna_running": running,
-            "optuna_db_kb": (folder / "optuna.db").stat().st_size / 1024 if (folder / "optuna.db").exists() else 0.0}
+            "optuna_db_kb": (folder / "optuna.db").stat().st_size / 1024 if (folder / "optuna.db").exists() else 0.0,
+            "database_locked": log.read_text(errors="replace").count("database is locked"), **tools}
 
 
 def main() -> None:
@@ -115,6 +125,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--eval-every", type=int, default=2)
     p.add_argument("--wandb", action="store_true", help="W&B offline on (default off)")
+    p.add_argument("--beside", action="store_true",
+                   help="optuna-dashboard polled every second and the report built every --report-every s, beside each study")
+    p.add_argument("--report-every", type=float, default=60.0)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--search", help=argparse.SUPPRESS)
     p.add_argument("--storage", help=argparse.SUPPRESS)
@@ -132,7 +145,12 @@ def main() -> None:
               f"{r['snapshot_save_max_ms']:.0f} ms; driver peak RSS {r['driver_peak_mb']:.0f} MB; "
               f"{r['files_per_trial']:.1f} files, {r['checkpoints_per_trial']:.1f} checkpoints and {r['kb_per_trial']:.0f} KB "
               f"a trial; "
-              f"{r['wandb_offline_runs']} W&B offline runs; optuna.db {r['optuna_db_kb']:.0f} KB")
+              f"{r['wandb_offline_runs']} W&B offline runs; optuna.db {r['optuna_db_kb']:.0f} KB; "
+              f"'database is locked' {r['database_locked']} times"
+              + (f"; beside it: optuna-dashboard answered {r['requests']} requests ({r['request_errors']} failed, median "
+                 f"{r['latency_median_ms'] or 0:.0f} ms, longest {r['latency_max_ms'] or 0:.0f} ms, {r['trials_seen']} trials "
+                 f"seen last), {r['reports_built']} reports built ({r['reports_partial']} partial, {r['reports_failed']} failed)"
+                 if "requests" in r else ""))
     print(json.dumps(rows))
 
 

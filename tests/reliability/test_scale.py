@@ -1,6 +1,8 @@
 """The scale benchmark cut down (benchmarks/scale.py: 500 tiny trials there, 8 here), grid and Optuna: every
 trial ends, each once in optuna.db and none RUNNING, and checkpoints stay bounded (--keep-checkpoints 1) while
-each trial reports several times. Times are printed by the benchmark, never asserted."""
+each trial reports several times. Beside each study, optuna-dashboard is asked for the study every second and
+the report is built while it runs: no request fails, the study never meets a locked database, and the report says
+it is partial. Times are printed by the benchmark, never asserted."""
 import json
 import subprocess
 import sys
@@ -17,7 +19,8 @@ def test_a_cut_down_scale_study_runs_every_search_and_keeps_its_records_whole(ra
 
     env = {**os.environ, "RAY_TMPDIR": ray_tmpdir}
     env.pop("RAY_ADDRESS", None)
-    done = subprocess.run([sys.executable, "benchmarks/scale.py", "--trials", "8", "--steps", "6", "--eval-every", "2"],
+    done = subprocess.run([sys.executable, "benchmarks/scale.py", "--trials", "8", "--steps", "6", "--eval-every", "2",
+                           "--beside", "--report-every", "4"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     rows = {r["search"]: r for r in json.loads(done.stdout.strip().splitlines()[-1])}
@@ -27,3 +30,6 @@ def test_a_cut_down_scale_study_runs_every_search_and_keeps_its_records_whole(ra
         assert r["optuna_db_kb"] > 0 and r["snapshot_saves"] >= 1, r
         assert r["optuna_complete"] == 8 and r["optuna_running"] == 0, r
         assert r["checkpoints_per_trial"] <= 2, r  # 3 reports a trial, each with a checkpoint; the last and best kept
+        assert r["database_locked"] == 0 and r["requests"] >= 3 and r["request_errors"] == 0, r
+        assert r["trials_seen"] >= 1, r  # the dashboard saw the study's trials while it ran
+        assert r["reports_built"] >= 1 and r["reports_partial"] >= 1 and r["reports_failed"] == 0, r
