@@ -128,14 +128,22 @@ def trajectory(study: StudyResults, metric: str, out: Path) -> Path:
 FLAGS = ("collapsed", "failed")  # 0/1 at a report: their boundary is a probability
 
 
+def jeffreys(k: int, n: int) -> tuple[float, float, float]:
+    """k of n: the share and its Jeffreys 95% interval (Beta(k + 1/2, n - k + 1/2) quantiles), with Brown, Cai &
+    DasGupta's (2001) ends: 0 below when k is 0, 1 above when k is n."""
+    from scipy.stats import beta
+
+    low = 0.0 if k == 0 else float(beta.ppf(0.025, k + 0.5, n - k + 0.5))
+    high = 1.0 if k == n else float(beta.ppf(0.975, k + 0.5, n - k + 0.5))
+    return k / n, low, high
+
+
 def boundary_table(study: StudyResults, target: str = "collapsed", n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The boundary of `target` over log2(D/G) x log10(lr_d / lr_g) (binned as the map), per panel, with its
     uncertainty: for a flag (collapsed, failed) P(target) at the last report with a Jeffreys 95% interval
     (Beta(k + 1/2, n - k + 1/2) quantiles, 0 or 1 at the ends; Brown, Cai & DasGupta 2001); for another metric (an adherence) its
     mean with a bootstrap 95% interval. Trials whose value is missing (an adherence of an unconditioned
     trial, NaN) are left out of their cell."""
-    from scipy.stats import beta
-
     gan = study.trials[study.trials["method"] == "gan"].copy()
     if gan.empty or target not in gan:
         raise UserError(f"no GAN trial in {study.uri} reported {target!r}")
@@ -149,11 +157,7 @@ def boundary_table(study: StudyResults, target: str = "collapsed", n_boot: int =
     for (panel, ratio, log_dg, lr), cell in gan.groupby(["panel", "dg_ratio", "log_dg", "lr_ratio"]):
         v = cell[target].to_numpy(dtype=float)
         if target in FLAGS:
-            k, n = float((v >= 1).sum()), len(v)
-            # Jeffreys, with Brown et al.'s ends: 0 below when no trial has the flag, 1 above when all do.
-            low = 0.0 if k == 0 else beta.ppf(0.025, k + 0.5, n - k + 0.5)
-            high = 1.0 if k == n else beta.ppf(0.975, k + 0.5, n - k + 0.5)
-            value = k / n
+            value, low, high = jeffreys(int((v >= 1).sum()), len(v))
         else:
             means = rng.choice(v, (n_boot, len(v)), replace=True).mean(axis=1)
             value, low, high = float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))

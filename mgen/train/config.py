@@ -230,7 +230,7 @@ class TrialConfig:
             if getattr(self, name) not in valid:
                 raise UserError(f"config {name}={getattr(self, name)!r} is invalid; valid: {', '.join(valid)}")
         ranges = [
-            ("d_steps", 1, 100), ("g_steps", 1, 100), ("lr_d", 1e-7, 1.0), ("lr_g", 1e-7, 1.0),
+            ("d_steps", 1, 100), ("g_steps", 1, 100), ("lr_d", 1e-7, 1e4), ("lr_g", 1e-7, 1e4),
             ("beta1_d", 0.0, 0.999), ("beta2_d", 0.0, 0.9999), ("beta1_g", 0.0, 0.999), ("beta2_g", 0.0, 0.9999),
             ("gp_weight", 0.0, 1e4), ("fm_weight", 0.0, 1e4), ("label_smoothing", 0.0, 0.5), ("d_mismatch", 0.0, 0.9),
             ("kl_weight", 0.0, 1e4), ("imle_m", 1, 1000), ("imle_pool", 1, 100000), ("imle_inner_steps", 1, 100000),
