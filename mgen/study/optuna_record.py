@@ -67,13 +67,23 @@ class OptunaRecord(tune.Callback):
         self.skip_references = skip_references
         self.space = {k: d for k, d in space.items() if distribution(d) is not None}
         self._reports: dict[str, dict[int, float]] = {}
+        self._opened = None  # the Optuna study, opened once a driver (not once a trial: see benchmarks/optuna_record.py)
+        self._recorded: set[str] = set()  # Tune trial ids already in optuna.db
+
+    def __getstate__(self):  # Tune pickles its callbacks (tuner.pkl): not the open storage
+        return {**self.__dict__, "_opened": None, "_recorded": set()}
 
     def _study(self):
         import optuna
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in the study's output
-        return optuna.create_study(storage=sqlite_storage(self.db), study_name=self.name, load_if_exists=True,
-                                   direction="maximize" if self.mode == "max" else "minimize")
+        if self._opened is None:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per trial in the study's output
+            self._opened = optuna.create_study(storage=sqlite_storage(self.db), study_name=self.name, load_if_exists=True,
+                                               direction="maximize" if self.mode == "max" else "minimize")
+            # Trials an earlier driver of this study recorded (its kill may have kept Tune's snapshot from
+            # seeing them finish, so this driver finishes them again): recorded once.
+            self._recorded = {t.user_attrs.get("tune_trial_id") for t in self._opened.get_trials(deepcopy=False)}
+        return self._opened
 
     def setup(self, **info):
         self._study().set_user_attr("metric", self.metric)
@@ -97,12 +107,13 @@ class OptunaRecord(tune.Callback):
         state = (optuna.trial.TrialState.FAIL if errored else
                  optuna.trial.TrialState.COMPLETE if best is not None else optuna.trial.TrialState.PRUNED)
         study = self._study()
-        if any(t.user_attrs.get("tune_trial_id") == trial.trial_id for t in study.get_trials(deepcopy=False)):
+        if trial.trial_id in self._recorded:
             return  # recorded before a driver kill that its snapshot did not see: once is enough
         frozen = optuna.trial.create_trial(
             params=params, distributions=dists, value=best if state == optuna.trial.TrialState.COMPLETE else None,
             intermediate_values=reports, state=state, user_attrs={"tune_trial_id": trial.trial_id})
         study.add_trial(frozen)
+        self._recorded.add(trial.trial_id)
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self._record(trial, errored=False)
