@@ -180,13 +180,14 @@ def marginals_figure(table: pd.DataFrame, metric: str, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(params), figsize=(3.2 * len(params) + 0.5, 3.0), squeeze=False, sharey=True)
     for ax, param in zip(axes[0], params):
         rows = table[table["param"] == param]
-        numeric = pd.api.types.is_numeric_dtype(rows["value"]) and rows["value"].nunique() > 1
-        x = rows["value"].astype(float) if numeric else np.arange(len(rows))
+        values = pd.to_numeric(rows["value"], errors="coerce")  # the table's column mixes words and numbers
+        numeric = bool(values.notna().all()) and values.nunique() > 1 and not isinstance(rows["value"].iloc[0], str)
+        x = values.astype(float) if numeric else np.arange(len(rows))
         ax.errorbar(x, rows["mean"], yerr=[rows["mean"] - rows["low"], rows["high"] - rows["mean"]], fmt="o-", ms=3,
                     capsize=3)
         for xi, yi, n in zip(x, rows["mean"], rows["trials"]):
             ax.annotate(f"n={n}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=6)
-        if numeric and (rows["value"].astype(float) > 0).all() and rows["value"].max() / rows["value"].min() >= 10:
+        if numeric and (x > 0).all() and x.max() / x.min() >= 10:
             ax.set_xscale("log")
         if not numeric:
             ax.set_xticks(x, rows["value"].map(str), fontsize=7, rotation=30)
