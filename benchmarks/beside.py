@@ -44,7 +44,7 @@ class Beside:
         self.latencies: list[float] = []
         self.errors: list[str] = []
         self.trials_seen = 0
-        self.reports = {"built": 0, "failed": 0, "partial": 0}
+        self.reports = {"built": 0, "failed": 0, "partial": 0, "while_running": 0}
         self.report_errors: list[str] = []
         self._stop = threading.Event()
         self._dashboard: subprocess.Popen | None = None
@@ -98,6 +98,8 @@ class Beside:
             if done.returncode == 0 and out.exists():
                 self.reports["built"] += 1
                 self.reports["partial"] += "Partial:" in out.read_text()
+                # built start to end before the study wrote study.json: it must say partial
+                self.reports["while_running"] += not (self.study_dir / "study.json").exists()
             else:
                 self.reports["failed"] += 1
                 self.report_errors.append(done.stderr[-500:])

@@ -100,14 +100,27 @@ def close_orphans(study_dir: Path, project: str) -> int:
 
     from mgen.metrics.registry import WANDB_QUIET
 
-    found = orphans(study_dir)
+    import time
+
+    found, closed = orphans(study_dir), 0
     for run_id, last in found.items():
         run_record = next((r.run for r in records(last) if r.WhichOneof("record_type") == "run"), None)
-        run = wandb.init(id=run_id, resume="allow", mode="offline", dir=str(study_dir), reinit="create_new",
-                         project=(run_record.project if run_record and run_record.project else project),
-                         group=run_record.run_group if run_record else None, settings=wandb.Settings(**WANDB_QUIET))
-        run.finish(exit_code=1)
-    return len(found)
+        for attempt in range(15):  # a killed process's wandb-core holds the run id until it notices (seconds)
+            try:
+                run = wandb.init(id=run_id, resume="allow", mode="offline", dir=str(study_dir), reinit="create_new",
+                                 project=(run_record.project if run_record and run_record.project else project),
+                                 group=run_record.run_group if run_record else None,
+                                 settings=wandb.Settings(**WANDB_QUIET))
+            except Exception as exc:  # wandb's ServerResponseError: "run ID ... is in use"
+                if "in use" not in str(exc) or attempt == 14:
+                    print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
+                    break
+                time.sleep(2)
+                continue
+            run.finish(exit_code=1)
+            closed += 1
+            break
+    return closed
 
 
 def study_runs(study_dir: Path) -> list[OfflineRun]:

@@ -1,8 +1,8 @@
 """The scale benchmark cut down (benchmarks/scale.py: 500 tiny trials there, 8 here), grid and Optuna: every
 trial ends, each once in optuna.db and none RUNNING, and checkpoints stay bounded (--keep-checkpoints 1) while
 each trial reports several times. Beside each study, optuna-dashboard is asked for the study every second and
-the report is built while it runs: no request fails, the study never meets a locked database, and the report says
-it is partial. Times are printed by the benchmark, never asserted."""
+the report is built while it runs: no request fails, the study never meets a locked database, and a report
+built while it runs says it is partial. Times are printed by the benchmark, never asserted."""
 import json
 import subprocess
 import sys
@@ -32,4 +32,6 @@ def test_a_cut_down_scale_study_runs_every_search_and_keeps_its_records_whole(ra
         assert r["checkpoints_per_trial"] <= 2, r  # 3 reports a trial, each with a checkpoint; the last and best kept
         assert r["database_locked"] == 0 and r["requests"] >= 3 and r["request_errors"] == 0, r
         assert r["trials_seen"] >= 1, r  # the dashboard saw the study's trials while it ran
-        assert r["reports_built"] >= 1 and r["reports_partial"] >= 1 and r["reports_failed"] == 0, r
+        # A report finished before the study wrote study.json says it is partial (whether one gets built that
+        # early in a 20-second study is a race; tests/analysis checks the note on a study without study.json).
+        assert r["reports_failed"] == 0 and r["reports_partial"] >= r["reports_while_running"], r
