@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 _BLOCK = 32768
+RUN_FILES = "wandb/offline-run-*/run-*.wandb"  # a study's offline run files, under its folder
 _FULL, _LAST = 1, 4
 
 
@@ -77,7 +79,7 @@ def segments(study_dir: Path) -> dict[str, list[Path]]:
     """Each run id's offline run files under `<study>/wandb`, oldest first: a resumed trial's run has one
     segment per driver that logged it, and only the last one's end counts."""
     out: dict[str, list[Path]] = {}
-    files = sorted(Path(study_dir).glob("wandb/offline-run-*/run-*.wandb"), key=lambda p: (p.parent.name, p.stat().st_mtime))
+    files = sorted(Path(study_dir).glob(RUN_FILES), key=lambda p: (p.parent.name, p.stat().st_mtime))
     for path in files:
         out.setdefault(path.stem[len("run-"):], []).append(path)
     return out
@@ -93,6 +95,21 @@ def orphans(study_dir: Path) -> dict[str, Path]:
     return {run_id: files[-1] for run_id, files in segments(study_dir).items() if not has_exit(files[-1])}
 
 
+def _resume(run_id: str, **kwargs):
+    """wandb.init on an existing offline run id, waiting while a killed process's wandb-core still holds it
+    (it notices within seconds); None, with one warning line, if it stays held for 30 s or init fails."""
+    import wandb
+
+    for attempt in range(15):
+        try:
+            return wandb.init(id=run_id, resume="allow", mode="offline", reinit="create_new", **kwargs)
+        except Exception as exc:  # wandb's ServerResponseError: "run ID ... is in use"
+            if "in use" not in str(exc) or attempt == 14:
+                print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
+                return None
+            time.sleep(2)
+
+
 def close_orphans(study_dir: Path, project: str) -> int:
     """End each orphaned run with a segment of its own that exits with code 1, so that it syncs as crashed,
     not running (wandb's own resume and finish: no hand-written records). Returns how many."""
@@ -100,29 +117,17 @@ def close_orphans(study_dir: Path, project: str) -> int:
 
     from mgen.metrics.registry import WANDB_QUIET
 
-    import time
-
-    found, closed = orphans(study_dir), 0
-    for run_id, last in found.items():
-        run_record = next((r.run for r in records(last) if r.WhichOneof("record_type") == "run"), None)
-        for attempt in range(15):  # a killed process's wandb-core holds the run id until it notices (seconds)
-            try:
-                run = wandb.init(id=run_id, resume="allow", mode="offline", dir=str(study_dir), reinit="create_new",
-                                 project=(run_record.project if run_record and run_record.project else project),
-                                 group=run_record.run_group if run_record else None,
-                                 settings=wandb.Settings(**WANDB_QUIET))
-            except Exception as exc:  # wandb's ServerResponseError: "run ID ... is in use"
-                if "in use" not in str(exc) or attempt == 14:
-                    print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
-                    break
-                time.sleep(2)
-                continue
+    closed = 0
+    for run_id, last in orphans(study_dir).items():
+        first = next((r.run for r in records(last) if r.WhichOneof("record_type") == "run"), None)
+        run = _resume(run_id, dir=str(study_dir), project=(first.project if first and first.project else project),
+                      group=first.run_group if first else None, settings=wandb.Settings(**WANDB_QUIET))
+        if run is not None:
             run.finish(exit_code=1)
             closed += 1
-            break
     return closed
 
 
 def study_runs(study_dir: Path) -> list[OfflineRun]:
     """Every offline run a study wrote under `<study>/wandb`, oldest first."""
-    return [read_run(p) for p in sorted(Path(study_dir).glob("wandb/offline-run-*/run-*.wandb"))]
+    return [read_run(p) for p in sorted(Path(study_dir).glob(RUN_FILES))]
