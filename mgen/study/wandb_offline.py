@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import struct
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,18 +95,16 @@ def orphans(study_dir: Path) -> dict[str, Path]:
 
 
 def _resume(run_id: str, **kwargs):
-    """wandb.init on an existing offline run id, waiting while a killed process's wandb-core still holds it
-    (it notices within seconds); None, with one warning line, if it stays held for 30 s or init fails."""
+    """wandb.init on an existing offline run id; None, with one warning line, if that fails. W&B refuses an id
+    "in use" when this process shares its wandb-core (WANDB_SERVICE) with the killed one that logged it: the
+    core keeps a killed client's run open for as long as it lives, so waiting does not help."""
     import wandb
 
-    for attempt in range(15):
-        try:
-            return wandb.init(id=run_id, resume="allow", mode="offline", reinit="create_new", **kwargs)
-        except Exception as exc:  # wandb's ServerResponseError: "run ID ... is in use"
-            if "in use" not in str(exc) or attempt == 14:
-                print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
-                return None
-            time.sleep(2)
+    try:
+        return wandb.init(id=run_id, resume="allow", mode="offline", reinit="create_new", **kwargs)
+    except Exception as exc:  # wandb's ServerResponseError
+        print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
+        return None
 
 
 def close_orphans(study_dir: Path, project: str) -> int:
