@@ -1,6 +1,10 @@
 """A study of hundreds of tiny trials: what the driver, Tune's snapshots, W&B and Optuna cost at scale.
 
 Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb] [--beside]
+Searches are grid, random or optuna; `grid-before` (or `random-before`) is that search with the record of
+finished trials in optuna.db as it was until commit 6cd8a4f (a new SQLite storage and a scan of every recorded
+trial, per trial: benchmarks/optuna_record.py), so that `--searches grid-before,grid` measures the fix at the
+study level, before and after in one run.
 Each search runs one local study (its own private Ray, 2 trials at a time on 2 cores) of `--trials` tiny
 GAN trials on the motifs corpus (width 16, `--steps` iterations, a report and checkpoint every
 `--eval-every`), as its own process, one after the other in one run. Printed for each:
@@ -49,6 +53,16 @@ def study(args) -> None:
             saves.append(time.perf_counter() - start)
 
     TuneController.save_to_dir = timed
+    if args.record == "before":
+        from mgen.study.optuna_record import OptunaRecord
+
+        opened = OptunaRecord._study
+
+        def reopened(self):  # the old record: the study opened, and its every trial scanned, per finished trial
+            self._opened = None
+            return opened(self)
+
+        OptunaRecord._study = reopened
     tiny = {"g_width": 16, "d_width": 16, "z_dim": 16, "batch_size": 32, "eval_samples": 64, "data_n_samples": 512,
             "steps": args.steps, "eval_every": args.eval_every}
     space = ({"seed": Choice(tuple(range(args.trials)))} if args.search == "grid"
@@ -67,7 +81,8 @@ def measure(args, search: str, storage: str) -> dict:
     import psutil
 
     name = f"scale-{search}"
-    argv = [sys.executable, __file__, "--child", "--search", search, "--storage", storage, "--name", name,
+    search, _, record = search.partition("-")
+    argv = [sys.executable, __file__, "--child", "--search", search, "--record", record or "now", "--storage", storage, "--name", name,
             "--trials", str(args.trials), "--steps", str(args.steps), "--eval-every", str(args.eval_every)]
     if args.wandb:
         argv.append("--wandb")
@@ -105,7 +120,7 @@ def measure(args, search: str, storage: str) -> dict:
         complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in ot.trials)
         running = sum(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
     wandb_runs = len(list((folder / "wandb").glob("offline-run-*"))) if (folder / "wandb").exists() else 0
-    return {"search": search, "exit": proc.returncode, "trials": len(trials), "wall_s": wall,
+    return {"search": name[len("scale-"):], "exit": proc.returncode, "trials": len(trials), "wall_s": wall,
             "trials_per_min": 60 * len(trials) / wall, "own_s_per_trial": own / max(1, len(trials)),
             "overhead_s_per_trial": (2 * wall - own) / max(1, len(trials)),
             "snapshot_kb": snapshot.stat().st_size / 1024 if snapshot else 0.0, "snapshot_saves": len(saves),
@@ -130,6 +145,7 @@ def main() -> None:
     p.add_argument("--report-every", type=float, default=60.0)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--search", help=argparse.SUPPRESS)
+    p.add_argument("--record", default="now", help=argparse.SUPPRESS)
     p.add_argument("--storage", help=argparse.SUPPRESS)
     p.add_argument("--name", help=argparse.SUPPRESS)
     args = p.parse_args()

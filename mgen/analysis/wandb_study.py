@@ -10,7 +10,8 @@ import pandas as pd
 
 from mgen.analysis.maps import boundary, boundary_table, cell_table, collapse_map, trajectory
 from mgen.analysis.results import PARAM_PREFIX, StudyResults, load_study
-from mgen.analysis.sensitivity import importance_intervals
+from mgen.analysis.sensitivity import (expected_max_curves, expected_max_figure, importance_intervals, marginal_effects,
+                                      marginals_figure)
 from mgen.errors import UserError
 from mgen.metrics.registry import WANDB_QUIET
 
@@ -34,6 +35,7 @@ def study_tables(summary: dict, study: StudyResults | None = None) -> dict:
                     out[f"{target}_boundary"] = boundary_table(study, target)
         except (UserError, KeyError) as exc:  # a baselines-only study, or a metric no trial reported
             log.warning("W&B: no collapse-map table for the study run (%s)", exc)
+        out.update(sensitivity_tables(study, summary["metric"]))
     if summary.get("references"):  # each baseline recipe's rows beside the study's best trial
         refs = pd.DataFrame([{k: x[k] for k in ("trial_id", "method", "seed", "status", "best")}
                              for x in summary["references"]])
@@ -54,6 +56,21 @@ def study_tables(summary: dict, study: StudyResults | None = None) -> dict:
     return out
 
 
+def sensitivity_tables(study: StudyResults, metric: str) -> dict[str, pd.DataFrame]:
+    """The report's sensitivity beyond the importances (mgen.analysis.sensitivity, the same calls): the
+    expected best metric against trials run, per method and D/G ratio, and the GAN trials' marginal effects."""
+    out = {}
+    if metric not in study.trials or study.trials[metric].notna().sum() < 2:
+        return out
+    gan = study.trials[study.trials["method"] == "gan"]
+    try:
+        out["expected_best"] = expected_max_curves(study.trials, metric)
+        out["marginal_effects"] = marginal_effects(gan if len(gan) >= 2 else study.trials, metric)
+    except (UserError, KeyError, ValueError) as exc:
+        log.warning("W&B: no sensitivity tables for the study run (%s)", exc)
+    return out
+
+
 def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Path]:
     """The study's collapse maps and trajectories (mgen/analysis/maps.py) for its metric, `collapsed` and `failed`,
     as PNGs in `folder`; none where the study has no GAN trial to map."""
@@ -70,6 +87,11 @@ def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Pa
                 images[f"maps/boundary_{target}"] = boundary(study, target, folder)[0]
             except (UserError, KeyError) as exc:
                 log.warning("W&B: no %s boundary for the study run (%s)", target, exc)
+    tables, metric = sensitivity_tables(study, summary["metric"]), summary["metric"]
+    if not tables.get("expected_best", pd.DataFrame()).empty:
+        images["sensitivity/expected_best"] = expected_max_figure(tables["expected_best"], metric, folder / "expected_best.png")
+    if not tables.get("marginal_effects", pd.DataFrame()).empty:
+        images["sensitivity/marginal_effects"] = marginals_figure(tables["marginal_effects"], metric, folder / "marginals.png")
     return images
 
 

@@ -98,6 +98,11 @@ def test_one_study_level_run_holds_the_trials_table(study):
     table = [items(h.item) for h in of(records, "history")]
     assert table and table[0]["trials/_type"] == "table-file" and table[0]["trials/nrows"] == 2
     assert table[0]["collapse_map/nrows"] == 2  # the map's cells: one per D/G ratio, with trials and collapsed/failed shares
+    # the report's sensitivity (issue #29): expected best against trials run, per method and D/G ratio, and
+    # the marginal effects, as tables and pictures
+    assert table[0]["expected_best/_type"] == "table-file" and table[0]["marginal_effects/_type"] == "table-file"
+    assert table[0]["sensitivity/expected_best/_type"] == "image-file"
+    assert table[0]["sensitivity/marginal_effects/_type"] == "image-file"
     metric = json.loads((study / "study.json").read_text())["metric"]
     for name in (f"collapse_map_{metric}", "collapse_map_collapsed", "trajectory_failed"):  # the pictures too
         assert table[0][f"maps/{name}/_type"] == "image-file", sorted(table[0])
@@ -163,6 +168,18 @@ def test_the_study_runs_map_table_is_the_maps_own(study):
     assert len(cells) == 2 and {"collapsed", "failed"} <= set(cells)
     assert cells[metric].tolist() == mine[metric].tolist() and cells["trials"].tolist() == mine["trials"].tolist()
     assert cells["collapsed"].tolist() == map_table(loaded, "collapsed")["collapsed"].tolist()
+    # and its sensitivity tables are the report's: one computation for both
+    from mgen.analysis.sensitivity import expected_max_curves, marginal_effects
+
+    tables = study_tables(summary, loaded)
+    pd.testing.assert_frame_equal(tables["expected_best"], expected_max_curves(loaded.trials, metric))
+    pd.testing.assert_frame_equal(tables["marginal_effects"], marginal_effects(loaded.trials, metric))
+    curves = tables["expected_best"].groupby("group")
+    assert curves["n"].max().to_dict() == {"method=gan": 2, "gan dg_ratio=1:1": 1, "gan dg_ratio=2:1": 1}
+    for ratio, value in loaded.trials.set_index("dg_ratio")[metric].items():  # one trial a ratio: its best of 1 is its value
+        assert curves.get_group(f"gan dg_ratio={ratio}")["expected_best"].item() == pytest.approx(value)
+    gan = curves.get_group("method=gan").set_index("n")["expected_best"]
+    assert gan[2] == pytest.approx(loaded.trials[metric].max()) and gan[1] == pytest.approx(loaded.trials[metric].mean())
 
 
 def test_the_study_run_importances_are_the_reports():

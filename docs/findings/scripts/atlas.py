@@ -72,7 +72,7 @@ def main() -> None:
     summary = json.loads((Path(args.results) / "study.json").read_text()) if (Path(args.results) / "study.json").exists() else {}
     controls = {c["trial_id"] for c in summary.get("controls", [])}
     t["control"] = t["trial_id"].isin(controls)
-    t[[c for c in COLUMNS if c in t]].round(5).to_csv(args.csv, index=False)
+    t[[c for c in COLUMNS if c in t]].to_csv(args.csv, index=False, float_format="%.6g")  # learning rates keep their digits
     print(f"{len(t)} trials ({(t['method'] == 'gan').sum()} GAN, {len(controls)} of them controls); "
           f"diverged {int(t['diverged'].fillna(0).sum())}; study.json: "
           f"{ {k: summary.get(k) for k in ('trials', 'errored', 'controls_passed', 'disk')} }")
