@@ -1,10 +1,12 @@
 """A study of hundreds of tiny trials: what the driver, Tune's snapshots, W&B and Optuna cost at scale.
 
 Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb] [--beside]
-Searches are grid, random or optuna; `grid-before` (or `random-before`) is that search with the record of
-finished trials in optuna.db as it was until commit 6cd8a4f (a new SQLite storage and a scan of every recorded
-trial, per trial: benchmarks/optuna_record.py), so that `--searches grid-before,grid` measures the fix at the
-study level, before and after in one run.
+Searches are grid, random or optuna, and each with `-before`: what a fix of issue #30 changed, as it was,
+so that e.g. `--searches grid-before,grid` measures the fix at the study level, before and after in one run.
+`grid-before` (or `random-before`): the record of finished trials in optuna.db as it was until commit 6cd8a4f
+(a new SQLite storage and a scan of every recorded trial, per trial: benchmarks/optuna_record.py).
+`optuna-before`: Tune's one pending trial for a searcher (TUNE_MAX_PENDING_TRIALS_PG=1), mgen's until
+mgen.study.tuner.pending_trials.
 Each search runs one local study (its own private Ray, 2 trials at a time on 2 cores) of `--trials` tiny
 GAN trials on the motifs corpus (width 16, `--steps` iterations, a report and checkpoint every
 `--eval-every`), as its own process, one after the other in one run. Printed for each:
@@ -53,7 +55,9 @@ def study(args) -> None:
             saves.append(time.perf_counter() - start)
 
     TuneController.save_to_dir = timed
-    if args.record == "before":
+    if args.before and args.search == "optuna":
+        os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = "1"  # Tune's default for any searcher but grid and random
+    elif args.before:
         from mgen.study.optuna_record import OptunaRecord
 
         opened = OptunaRecord._study
@@ -81,8 +85,8 @@ def measure(args, search: str, storage: str) -> dict:
     import psutil
 
     name = f"scale-{search}"
-    search, _, record = search.partition("-")
-    argv = [sys.executable, __file__, "--child", "--search", search, "--record", record or "now", "--storage", storage, "--name", name,
+    search, _, before = search.partition("-")
+    argv = [sys.executable, __file__, "--child", "--search", search, *(["--before"] if before else []), "--storage", storage, "--name", name,
             "--trials", str(args.trials), "--steps", str(args.steps), "--eval-every", str(args.eval_every)]
     if args.wandb:
         argv.append("--wandb")
@@ -145,7 +149,7 @@ def main() -> None:
     p.add_argument("--report-every", type=float, default=60.0)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--search", help=argparse.SUPPRESS)
-    p.add_argument("--record", default="now", help=argparse.SUPPRESS)
+    p.add_argument("--before", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--storage", help=argparse.SUPPRESS)
     p.add_argument("--name", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -15,7 +15,7 @@ from mgen.study.options import StudyOptions, resolve
 from mgen.study.plan import StudySpec, plan_study
 from mgen.study.storage import check_storage, full_disk_named, write_atomic
 from mgen.study.summary import summarise
-from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray
+from mgen.study.tuner import build_datasets, build_tuner, check_cluster_gpus, init_ray, pending_trials
 from mgen.train.config import FOOTING
 
 __all__ = ["StudySpec", "tune_study"]
@@ -75,7 +75,8 @@ def tune_study(spec: StudySpec, argv: list[str] | None = None) -> dict:
 
     with full_disk_named(plan.local_storage):
         try:
-            results = tuner.fit()
+            with pending_trials(plan):
+                results = tuner.fit()
         finally:
             if started:  # a Ray this process had before the study (a notebook's) stays up
                 ray.shutdown()  # flushes the workers' log lines, so what this prints next is the last thing printed
