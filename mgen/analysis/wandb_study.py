@@ -71,9 +71,10 @@ def sensitivity_tables(study: StudyResults, metric: str) -> dict[str, pd.DataFra
     return out
 
 
-def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Path]:
+def map_images(summary: dict, study: StudyResults, folder: Path, tables: dict[str, pd.DataFrame]) -> dict[str, Path]:
     """The study's collapse maps and trajectories (mgen/analysis/maps.py) for its metric, `collapsed` and `failed`,
-    as PNGs in `folder`; none where the study has no GAN trial to map."""
+    as PNGs in `folder`; none where the study has no GAN trial to map. The sensitivity pictures are drawn from
+    `tables` (study_tables'), not computed again."""
     images = {}
     for metric in dict.fromkeys([summary["metric"], "collapsed", "failed"]):
         try:
@@ -87,7 +88,7 @@ def map_images(summary: dict, study: StudyResults, folder: Path) -> dict[str, Pa
                 images[f"maps/boundary_{target}"] = boundary(study, target, folder)[0]
             except (UserError, KeyError) as exc:
                 log.warning("W&B: no %s boundary for the study run (%s)", target, exc)
-    tables, metric = sensitivity_tables(study, summary["metric"]), summary["metric"]
+    metric = summary["metric"]
     if not tables.get("expected_best", pd.DataFrame()).empty:
         images["sensitivity/expected_best"] = expected_max_figure(tables["expected_best"], metric, folder / "expected_best.png")
     if not tables.get("marginal_effects", pd.DataFrame()).empty:
@@ -118,7 +119,7 @@ def log_study_run(project: str, group: str, mode: str, summary: dict, directory:
                                                         title=f"fANOVA importance for {summary['metric']}")
         with tempfile.TemporaryDirectory() as folder:
             if study is not None:
-                logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, study, Path(folder)).items()})
+                logged.update({key: wandb.Image(str(png)) for key, png in map_images(summary, study, Path(folder), tables).items()})
             if logged:
                 run.log(logged)
         run.summary.update({k: summary[k] for k in ("trials", "healthy", "collapsed", "failed", "diverged",

@@ -94,19 +94,6 @@ def orphans(study_dir: Path) -> dict[str, Path]:
     return {run_id: files[-1] for run_id, files in segments(study_dir).items() if not has_exit(files[-1])}
 
 
-def _resume(run_id: str, **kwargs):
-    """wandb.init on an existing offline run id; None, with one warning line, if that fails. W&B refuses an id
-    "in use" when this process shares its wandb-core (WANDB_SERVICE) with the killed one that logged it: the
-    core keeps a killed client's run open for as long as it lives, so waiting does not help."""
-    import wandb
-
-    try:
-        return wandb.init(id=run_id, resume="allow", mode="offline", reinit="create_new", **kwargs)
-    except Exception as exc:  # wandb's ServerResponseError
-        print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
-        return None
-
-
 def close_orphans(study_dir: Path, project: str) -> int:
     """End each orphaned run with a segment of its own that exits with code 1, so that it syncs as crashed,
     not running (wandb's own resume and finish: no hand-written records). Returns how many."""
@@ -117,11 +104,16 @@ def close_orphans(study_dir: Path, project: str) -> int:
     closed = 0
     for run_id, last in orphans(study_dir).items():
         first = next((r.run for r in records(last) if r.WhichOneof("record_type") == "run"), None)
-        run = _resume(run_id, dir=str(study_dir), project=(first.project if first and first.project else project),
-                      group=first.run_group if first else None, settings=wandb.Settings(**WANDB_QUIET))
-        if run is not None:
-            run.finish(exit_code=1)
-            closed += 1
+        try:  # W&B refuses an id "in use" when this process shares its wandb-core (WANDB_SERVICE) with the
+            # killed one that logged it: the core keeps a killed client's run open for as long as it lives
+            run = wandb.init(id=run_id, resume="allow", mode="offline", reinit="create_new", dir=str(study_dir),
+                             project=first.project if first and first.project else project,
+                             group=first.run_group if first else None, settings=wandb.Settings(**WANDB_QUIET))
+        except Exception as exc:  # wandb's ServerResponseError: one line, and the other runs are still ended
+            print(f"warning: W&B: offline run {run_id} left without an end could not be ended ({exc})")
+            continue
+        run.finish(exit_code=1)
+        closed += 1
     return closed
 
 
