@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after PYTHONPATH: scale.py runs mgen as it was at a commit from a worktree
 from cluster.local_cluster import free_port  # noqa: E402
 
 

@@ -1,8 +1,13 @@
 """A study of hundreds of tiny trials: what the driver, Tune's snapshots, W&B and Optuna cost at scale.
 
 Run: python benchmarks/scale.py [--trials 500] [--searches grid,optuna] [--steps 4] [--eval-every 2] [--wandb] [--beside]
+    [--keep DIR]
 Searches are grid, random or optuna, and each with `-before`: what a fix of issue #30 changed, as it was,
 so that e.g. `--searches grid-before,grid` measures the fix at the study level, before and after in one run.
+A search with `+wandb` runs with W&B offline on, so `--searches grid,grid+wandb` measures what W&B costs a
+study, side by side; `--wandb` turns it on for all. A search ending in `@REV` runs mgen as it was at commit
+REV (a git worktree on the child's PYTHONPATH): `grid+wandb@163808f` is W&B as Ray's callback logs it, two
+actors a trial, before mgen's one logging actor a study.
 `grid-before` (or `random-before`): the record of finished trials in optuna.db as it was until commit 6cd8a4f
 (a new SQLite storage and a scan of every recorded trial, per trial: benchmarks/optuna_record.py).
 `optuna-before`: Tune's one pending trial for a searcher (TUNE_MAX_PENDING_TRIALS_PG=1), mgen's until
@@ -41,8 +46,11 @@ def study(args) -> None:
     """The child: one study, with Tune's snapshot saves timed."""
     from ray.tune.execution.tune_controller import TuneController
 
+    import mgen
     from mgen.study import Budget, Choice, LogUniform, StudySpec
     from mgen.studies import main
+
+    print(f"scale.py: mgen from {Path(mgen.__file__).parent}", flush=True)
 
     saves = []
     original = TuneController.save_to_dir
@@ -84,16 +92,24 @@ def study(args) -> None:
 def measure(args, search: str, storage: str) -> dict:
     import psutil
 
-    name = f"scale-{search}"
+    name = f"scale-{search}".replace("+", "-with-").replace("@", "-at-")
+    search, _, rev = search.partition("@")
+    search, plus, _ = search.partition("+wandb")
     search, _, before = search.partition("-")
-    argv = [sys.executable, __file__, "--child", "--search", search, *(["--before"] if before else []), "--storage", storage, "--name", name,
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--search", search, *(["--before"] if before else []), "--storage", storage, "--name", name,
             "--trials", str(args.trials), "--steps", str(args.steps), "--eval-every", str(args.eval_every)]
-    if args.wandb:
+    if args.wandb or plus:
         argv.append("--wandb")
+    tree = ROOT
+    if rev:  # mgen as it was at that commit: this script's child imports it from a worktree
+        tree = Path(storage) / f"mgen-at-{rev}"
+        if not tree.exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), rev], check=True)
     start = time.perf_counter()
     log = Path(storage) / f"{name}.log"
-    proc = subprocess.Popen(argv, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    # Ray's workers put the driver's working directory first on their path: the tree is both
+    proc = subprocess.Popen(argv, cwd=tree, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(tree)})
     beside = Beside(Path(storage) / name, every=1.0, report_every=args.report_every).start() if args.beside else None
     peak = 0
     driver = psutil.Process(proc.pid)
@@ -147,6 +163,7 @@ def main() -> None:
     p.add_argument("--beside", action="store_true",
                    help="optuna-dashboard polled every second and the report built every --report-every s, beside each study")
     p.add_argument("--report-every", type=float, default=60.0)
+    p.add_argument("--keep", help="keep the studies' folders here (default: a temporary folder, removed)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--search", help=argparse.SUPPRESS)
     p.add_argument("--before", action="store_true", help=argparse.SUPPRESS)
@@ -155,8 +172,15 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return study(args)
-    with tempfile.TemporaryDirectory(prefix="mgen-scale-") as storage:
-        rows = [measure(args, s, storage) for s in args.searches.split(",")]
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mgen-scale-") as scratch:
+        storage = str(Path(args.keep).resolve()) if args.keep else scratch
+        try:
+            rows = [measure(args, s, storage) for s in args.searches.split(",")]
+        finally:
+            for tree in Path(storage).glob("mgen-at-*"):
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
     for r in rows:
         print(f"{r['search']}: {r['trials']} trials (exit {r['exit']}) in {r['wall_s']:.0f} s, "
               f"{r['trials_per_min']:.1f} trials/min; a trial's own time {r['own_s_per_trial']:.2f} s, the driver's "

@@ -124,7 +124,6 @@ def wandb_callbacks(plan: Plan) -> list:
           + (" (sync later with `wandb sync`)" if mode == "offline" else ""))
     metric, direction = plan.study_metric
     return [StudyWandbCallback(project=plan.options.wandb_project, group=plan.name, mode=mode, log_config=False,
-                               reinit="finish_previous",  # Ray passes the deprecated reinit=True otherwise
                                name_keys=list(plan.space), metric=metric, mode_of_metric=direction,
                                is_control=partial(is_control, plan.spec), **kwargs)]
 

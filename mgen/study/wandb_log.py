@@ -14,24 +14,24 @@ One run per trial, named and tagged from its config, in the study's group, job t
   artifact (a reference to the file, not a copy) with the alias `best`.
 A study-level run (job type `study`) holds the trials table and the study's counts.
 
-The W&B key reaches the logging actors as a constructor argument held in Ray's memory, not through a
-runtime env, which Ray's runtime_env agent writes into its log file.
+Every run is logged from one actor on the driver's node (WandbHub), not Ray's two actors a trial.
+The W&B key reaches it as a constructor argument held in Ray's memory, not through a runtime env, which
+Ray's runtime_env agent writes into its log file.
 """
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import tempfile
+import threading
+import time
 import urllib.error
 from pathlib import Path
 
 import numpy as np
-from ray.air.integrations.wandb import (
-    WandbLoggerCallback,
-    _QueueItem,
-    _WandbLoggingActor,
-)
+from ray.air.integrations.wandb import WandbLoggerCallback, _QueueItem
 
 from mgen.metrics.registry import METRICS, WANDB_QUIET, wandb_name
 from mgen.study.plan import reference_method
@@ -88,25 +88,59 @@ def run_tags(config: dict, control: bool) -> list[str]:
     return tags + (["control"] if control else []) + (["reference"] if reference_method(config) else [])
 
 
-class TrialLoggingActor(_WandbLoggingActor):
-    """Ray's W&B logging actor with the key as an argument, the step axis and summaries declared, and
-    the end-of-trial samples and model logged."""
+class WandbHub:
+    """One process for every trial's W&B run, a thread and a queue a run.
 
-    def __init__(self, *args, api_key: str | None = None, **kwargs):
+    Ray's callback starts two actors a trial (a queue and a logger, each a new worker process that imports
+    W&B and starts its own wandb-core): about 4 s of CPU a trial, measured by benchmarks/scale.py, which on
+    tiny trials made a study 3.6x slower. wandb >= 0.19.10 holds several runs in one process
+    (`reinit="create_new"`), all served by one wandb-core. Calls from the driver run in order, so a trial's
+    results reach its queue in order; each thread logs its run at its own pace.
+    """
+
+    def __init__(self, api_key: str | None = None):
         if api_key:
             os.environ["WANDB_API_KEY"] = api_key
-        super().__init__(*args, **kwargs)
-
-    def run(self):
         os.environ["WANDB_START_METHOD"] = "thread"
-        run = self._wandb.init(*self.args, **self.kwargs)
+        import wandb
+
+        self._wandb = wandb
+        self._queues: dict[str, queue.Queue] = {}
+        self._threads: dict[str, threading.Thread] = {}
+
+    def start(self, trial_id: str, init_kwargs: dict) -> None:
+        for done in [t for t, thread in self._threads.items() if not thread.is_alive()]:
+            del self._threads[done], self._queues[done]
+        if trial_id in self._threads:  # the trial's earlier run is still finishing
+            self._threads[trial_id].join()
+        self._queues[trial_id] = queue.Queue()
+        self._threads[trial_id] = threading.Thread(target=self._log, args=(self._queues[trial_id], init_kwargs),
+                                                   name=f"wandb-{trial_id}", daemon=True)
+        self._threads[trial_id].start()
+
+    def put(self, trial_id: str, item: tuple) -> None:
+        self._queues[trial_id].put(item)
+
+    def finish(self, timeout: float) -> int:
+        """Wait up to `timeout` s in all for the runs to finish (their uploads, online); how many did not."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads.values():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(thread.is_alive() for thread in self._threads.values())
+
+    def _log(self, items: queue.Queue, init_kwargs: dict) -> None:
+        try:
+            run = self._wandb.init(**init_kwargs)
+        except Exception as exc:  # noqa: BLE001 - one trial's run lost, not the study's W&B
+            log.warning("W&B: the run of %s did not start (%s)", init_kwargs.get("name"), exc)
+            return
         run.define_metric("step")
         run.define_metric("*", step_metric="step")
         for name, summary in SUMMARIES.items():
             run.define_metric(name, step_metric="step", summary=summary)
         failed = False
         while True:
-            kind, content = self.queue.get()
+            kind, content = items.get()
             if kind == _QueueItem.END:
                 failed = bool(content and content.get("failed"))
                 break
@@ -143,11 +177,11 @@ class TrialLoggingActor(_WandbLoggingActor):
             run.log_artifact(model, aliases=["best", final["best_checkpoint"]])
 
 
+
 class StudyWandbCallback(WandbLoggerCallback):
     """Ray Tune's W&B logger, shaped as the module docstring says."""
 
     AUTO_CONFIG_KEYS: list[str] = []
-    _logger_actor_cls = TrialLoggingActor
 
     def __init__(self, *args, name_keys: list[str] = (), metric: str = "healthy_coverage", mode_of_metric: str = "max",
                  is_control=None, **kwargs):
@@ -157,21 +191,28 @@ class StudyWandbCallback(WandbLoggerCallback):
         self._seen_real: set = set()
         self._best_seen: dict[str, tuple[float, str]] = {}  # trial id -> (best metric value, its checkpoint)
         self._fetched = Path(tempfile.mkdtemp(prefix="mgen-wandb-"))
+        self._hub = None  # the actor that holds every trial's run (WandbHub), started with the first trial
+        self._started: set[str] = set()  # trials whose run the hub holds
 
     def _start_logging_actor(self, trial, exclude_results, **wandb_init_kwargs):
+        if trial.trial_id in self._started:  # a trial retried after a failure keeps its run
+            return
+        import ray
+        from ray.air.integrations.wandb import _force_on_current_node
+
         config = dict(trial.config)
         wandb_init_kwargs.update(
             name=run_name(config, self.name_keys), tags=run_tags(config, self.is_control(config)), job_type="trial",
-            config=trial_wandb_config(config), settings={**WANDB_QUIET, **wandb_init_kwargs.get("settings", {})})
-        if not self._remote_logger_class:
+            config=trial_wandb_config(config), reinit="create_new",
+            settings={**WANDB_QUIET, **wandb_init_kwargs.get("settings", {})})
+        wandb_init_kwargs.setdefault("dir", trial.local_path)  # Ray's logger ran in the trial's folder
+        if self._hub is None:
             # Ray's version passes WANDB_API_KEY (set by `wandb login` too) in a runtime env, which Ray's
-            # runtime_env agent logs in full, and restarts the actor for ever, which Ray warns about for
-            # actors with arguments in its store. Here the key is a constructor argument instead.
-            import ray
-            from ray.air.integrations.wandb import _force_on_current_node
-
-            self._remote_logger_class = ray.remote(num_cpus=0, **_force_on_current_node())(self._logger_actor_cls)
-        super()._start_logging_actor(trial, exclude_results, api_key=os.environ.get("WANDB_API_KEY"), **wandb_init_kwargs)
+            # runtime_env agent logs in full. Here the key is a constructor argument instead.
+            self._hub = ray.remote(num_cpus=0, **_force_on_current_node())(WandbHub).remote(
+                api_key=os.environ.get("WANDB_API_KEY"))
+        self._hub.start.remote(trial.trial_id, wandb_init_kwargs)
+        self._started.add(trial.trial_id)
 
     def _local(self, trial, relative: str) -> Path | None:
         """A file of the trial's storage as a local path (copied here when the storage is remote)."""
@@ -193,7 +234,7 @@ class StudyWandbCallback(WandbLoggerCallback):
         return target if target.exists() else None
 
     def log_trial_result(self, iteration: int, trial, result: dict):
-        if trial not in self._trial_logging_actors:
+        if trial.trial_id not in self._started:
             self.log_trial_start(trial)
         import wandb
 
@@ -215,23 +256,23 @@ class StudyWandbCallback(WandbLoggerCallback):
                     history[name] = wandb.Image(str(path))
                     if name == "samples/real":
                         self._seen_real.add(trial.trial_id)
-        # Without waiting: Queue.put blocks until a new trial's queue actor is up (0.7-1.7 s measured, with
-        # Tune's loop stalled). One caller's calls to one actor run in order, so results stay in order.
-        self._trial_queues[trial].actor.put_nowait.remote((_QueueItem.RESULT, (history, constants)))
+        self._hub.put.remote(trial.trial_id, (_QueueItem.RESULT, (history, constants)))
 
     def log_trial_end(self, trial, failed: bool = False):
         from mgen.study.trainable import CHECKPOINT_FILE, SAMPLES_DIR
 
+        if trial.trial_id not in self._started:
+            return
         checkpoint = trial.checkpoint
-        if checkpoint is not None and trial in self._trial_queues:
+        if checkpoint is not None:
             folder = checkpoint.path.rstrip("/").rsplit("/", 1)[-1]
             samples = self._local(trial, f"{folder}/{SAMPLES_DIR}")  # music trials that ran to the end
             self._local(trial, f"{folder}/samples.png")
             final = {"samples": str(samples) if samples else None, "step": int((trial.last_result or {}).get("step", 0)),
                      "renderer": (trial.last_result or {}).get("audio_renderer"), **self._best(trial, CHECKPOINT_FILE)}
-            self._trial_queues[trial].put((_QueueItem.CHECKPOINT, final))
-        self._trial_queues[trial].put((_QueueItem.END, {"failed": failed}))  # Ray's sends no word of failure
-        self._cleanup_logging_actors()
+            self._hub.put.remote(trial.trial_id, (_QueueItem.CHECKPOINT, final))
+        self._hub.put.remote(trial.trial_id, (_QueueItem.END, {"failed": failed}))  # Ray's sends no word of failure
+        self._started.discard(trial.trial_id)
 
     def _best(self, trial, checkpoint_file: str) -> dict:
         """The trial's best checkpoint by the study metric (tracked from its results), as a local file."""
@@ -242,5 +283,17 @@ class StudyWandbCallback(WandbLoggerCallback):
         return {"best": str(local), "best_checkpoint": best[1]} if local else {}
 
     def on_experiment_end(self, trials, **info):
-        super().on_experiment_end(trials, **info)
+        """Wait for the runs to finish (uploads included, online), up to Ray's upload timeout."""
+        import ray
+
+        if self._hub is not None:
+            try:
+                left = ray.get(self._hub.finish.remote(self._upload_timeout))
+            except ray.exceptions.RayError as exc:
+                log.warning("W&B: the logging actor was lost (%s); unfinished runs are marked at the next start", exc)
+            else:
+                if left:
+                    log.warning("W&B: %d run(s) had not finished after %d s", left, self._upload_timeout)
+            ray.kill(self._hub)
+            self._hub = None
         shutil.rmtree(self._fetched, ignore_errors=True)
