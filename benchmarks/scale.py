@@ -140,6 +140,9 @@ def measure(args, search: str, storage: str) -> dict:
         complete = sum(t.state == optuna.trial.TrialState.COMPLETE for t in ot.trials)
         running = sum(t.state == optuna.trial.TrialState.RUNNING for t in ot.trials)
     wandb_runs = len(list((folder / "wandb").glob("offline-run-*"))) if (folder / "wandb").exists() else 0
+    from mgen.study.wandb_offline import orphans
+
+    unfinished = len(orphans(folder)) if wandb_runs else 0  # runs without an end record (left "running")
     return {"search": name[len("scale-"):], "exit": proc.returncode, "trials": len(trials), "wall_s": wall,
             "trials_per_min": 60 * len(trials) / wall, "own_s_per_trial": own / max(1, len(trials)),
             "overhead_s_per_trial": (2 * wall - own) / max(1, len(trials)),
@@ -147,7 +150,7 @@ def measure(args, search: str, storage: str) -> dict:
             "snapshot_save_mean_ms": 1000 * sum(saves) / max(1, len(saves)), "snapshot_save_max_ms": 1000 * max(saves, default=0),
             "driver_peak_mb": peak / 2**20, "files_per_trial": len(files) / max(1, len(trials)),
             "kb_per_trial": sum(f.stat().st_size for f in files) / 1024 / max(1, len(trials)),
-            "wandb_offline_runs": wandb_runs, "checkpoints_per_trial": len(checkpoints) / max(1, len(trials)),
+            "wandb_offline_runs": wandb_runs, "wandb_unfinished": unfinished, "checkpoints_per_trial": len(checkpoints) / max(1, len(trials)),
             "optuna_complete": complete, "optuna_running": running,
             "optuna_db_kb": (folder / "optuna.db").stat().st_size / 1024 if (folder / "optuna.db").exists() else 0.0,
             "database_locked": log.read_text(errors="replace").count("database is locked"), **tools}
@@ -189,7 +192,7 @@ def main() -> None:
               f"{r['snapshot_save_max_ms']:.0f} ms; driver peak RSS {r['driver_peak_mb']:.0f} MB; "
               f"{r['files_per_trial']:.1f} files, {r['checkpoints_per_trial']:.1f} checkpoints and {r['kb_per_trial']:.0f} KB "
               f"a trial; "
-              f"{r['wandb_offline_runs']} W&B offline runs; optuna.db {r['optuna_db_kb']:.0f} KB; "
+              f"{r['wandb_offline_runs']} W&B offline runs ({r['wandb_unfinished']} without an end); optuna.db {r['optuna_db_kb']:.0f} KB; "
               f"'database is locked' {r['database_locked']} times"
               + (f"; beside it: optuna-dashboard answered {r['requests']} requests ({r['request_errors']} failed, median "
                  f"{r['latency_median_ms'] or 0:.0f} ms, longest {r['latency_max_ms'] or 0:.0f} ms, {r['trials_seen']} trials "
