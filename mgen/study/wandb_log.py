@@ -92,8 +92,8 @@ class WandbHub:
     """One process for every trial's W&B run, a thread and a queue a run.
 
     Ray's callback starts two actors a trial (a queue and a logger, each a new worker process that imports
-    W&B and starts its own wandb-core): about 4 s of CPU a trial, measured by benchmarks/scale.py, which on
-    tiny trials made a study 3.6x slower. wandb >= 0.19.10 holds several runs in one process
+    W&B and starts its own wandb-core): about 5 s of the cores a trial. 500 tiny trials with W&B took
+    1,765 s that way and 446 s this way (benchmarks/scale.py). wandb >= 0.19.10 holds several runs in one process
     (`reinit="create_new"`), all served by one wandb-core. Calls from the driver run in order, so a trial's
     results reach its queue in order; each thread logs its run at its own pace.
     """
@@ -175,7 +175,6 @@ class WandbHub:
             model = wandb.Artifact(f"model-{run.id}", type="model", metadata={"checkpoint": final["best_checkpoint"]})
             model.add_reference(f"file://{final['best']}", name="checkpoint.pt")
             run.log_artifact(model, aliases=["best", final["best_checkpoint"]])
-
 
 
 class StudyWandbCallback(WandbLoggerCallback):
