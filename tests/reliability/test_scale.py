@@ -1,7 +1,7 @@
 """The scale benchmark cut down (benchmarks/scale.py: 500 tiny trials there, 8 here), grid and Optuna (with
 W&B offline): every trial ends, each once in optuna.db and none RUNNING, each with its W&B run, and
-checkpoints stay bounded (--keep-checkpoints 1) while each trial reports several times. Beside each study, optuna-dashboard is asked for the study every second and
-the report is built while it runs: no request fails, the study never meets a locked database, and a report
+checkpoints stay bounded (--keep-checkpoints 1) while each trial reports several times. Beside each study,
+optuna-dashboard is asked for the study every second and the report is built while it runs: no request fails, the study never meets a locked database, and a report
 built while it runs says it is partial. Times are printed by the benchmark, never asserted."""
 import json
 import subprocess

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 
-from mgen.study.wandb_offline import RUN_FILES, close_orphans, orphans, read_run, records, segments
+from mgen.study.wandb_offline import RUN_FILES, close_orphans, items, orphans, read_run, records, segments
 
 SCRIPT = textwrap.dedent("""
     import os, signal, sys, time, wandb
@@ -88,10 +88,12 @@ def test_one_logging_actor_keeps_many_trials_runs_at_once_each_whole_and_in_orde
         assert [h["train/loss_d"] for h in run.history] == [10.0 * i + step for step in range(4)]
         assert [h["step"] for h in run.history] == [0, 1, 2, 3]
         assert exit_codes(runs[trial]) == [1 if i % 3 == 0 else 0]
-        configs = [r.run.config if r.WhichOneof("record_type") == "run" else r.config for r in records(runs[trial])
-                   if r.WhichOneof("record_type") in ("run", "config")]
-        updates = {item.key: item.value_json for c in configs for item in c.update}
-        assert updates["i"] == str(i) and updates["real/pitch_range"] == "12.0"
+        config = {}
+        for r in records(runs[trial]):  # the run's first config, then its updates
+            kind = r.WhichOneof("record_type")
+            if kind in ("run", "config"):
+                config.update(items((r.run.config if kind == "run" else r.config).update))
+        assert config["i"] == i and config["real/pitch_range"] == 12.0
     logged_from = {int(m) for path in tmp_path.glob("wandb/offline-run-*/logs/debug.log")
                    for m in re.findall(r"Configure stats pid to (\d+)", path.read_text())}
     assert logged_from == {pid}  # every run, from the one actor's process
